@@ -1,0 +1,14 @@
+"""forge_lib: the shared library of the Metrics Forge notebooks.
+
+    import forge_lib as fl
+    fl.perplexity(logits, target, ignore_index=-100)
+
+Modules, one a topic: text (perplexity and friends), numerics (overflow and precision), data
+(the course language, tokenizer, padding), model (the tiny transformer), fmt (printing).
+"""
+
+from forge_lib import check
+from forge_lib.data import *  # noqa: F403
+from forge_lib.fmt import fmt, show
+from forge_lib.model import *  # noqa: F403
+from forge_lib.text import *  # noqa: F403

@@ -1,0 +1,93 @@
+"""Input validation shared by every forge_lib function.
+
+One place, so that every error reads the same way: what was expected, what was given, and how
+to fix it. Functions here raise TypeError for the wrong kind of object or dtype and ValueError
+for the right kind with bad contents.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def tensor(x: object, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}. "
+                        f"Wrap it with torch.as_tensor(...) first.")
+    return x
+
+
+def float_tensor(x: object, name: str) -> torch.Tensor:
+    x = tensor(x, name)
+    if not x.is_floating_point():
+        raise TypeError(f"{name}: expected a floating-point tensor (float16/bfloat16/float32/"
+                        f"float64), got dtype {x.dtype}. Logits are real numbers; call .float().")
+    return x
+
+
+def integer_tensor(x: object, name: str) -> torch.Tensor:
+    x = tensor(x, name)
+    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"{name}: expected an integer tensor of token ids (torch.long), "
+                        f"got dtype {x.dtype}. Call .long() on it.")
+    return x
+
+
+def all_finite(x: torch.Tensor, name: str) -> None:
+    if not bool(torch.isfinite(x).all()):
+        n_nan = int(torch.isnan(x).sum())
+        n_inf = int(torch.isinf(x).sum())
+        raise ValueError(f"{name}: expected only finite values, found {n_nan} NaN and {n_inf} "
+                         f"infinite entries. Check the model's forward pass (or the loss scale).")
+
+
+def finite_number(x: float, name: str) -> float:
+    x = float(x)
+    if math.isnan(x):
+        raise ValueError(f"{name}: expected a number, got NaN. A NaN loss means training or "
+                         f"evaluation already broke upstream; find where it first appeared.")
+    return x
+
+
+def positive_int(x: object, name: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise TypeError(f"{name}: expected a positive int, got {type(x).__name__} {x!r}.")
+    if x <= 0:
+        raise ValueError(f"{name}: expected a positive int, got {x}.")
+    return x
+
+
+def logits_and_target(
+    logits: object, target: object, ignore_index: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate (B, T, V) or (N, V) logits against (B, T) or (N,) targets; return (N, V), (N,).
+
+    The finiteness of the logits is *not* checked here: on large logits that check costs a
+    full-size temporary, so the callers do it chunk by chunk.
+    """
+    logits = float_tensor(logits, "logits")
+    target = integer_tensor(target, "target")
+    if logits.ndim not in (2, 3):
+        raise ValueError(f"logits: expected shape (B, T, V) or (N, V), got {tuple(logits.shape)}.")
+    if tuple(target.shape) != tuple(logits.shape[:-1]):
+        raise ValueError(
+            f"target: expected shape {tuple(logits.shape[:-1])} to match logits "
+            f"{tuple(logits.shape)} without its last (vocabulary) dimension, got "
+            f"{tuple(target.shape)}. For a causal LM, did you shift one and not the other? "
+            f"Use fl.shift_for_causal_lm(logits, labels).")
+    vocab = logits.shape[-1]
+    if vocab == 0:
+        raise ValueError("logits: the vocabulary dimension is empty (V = 0).")
+    target = target.reshape(-1)
+    bad = (target < 0) | (target >= vocab)
+    if ignore_index is not None:
+        bad &= target != ignore_index
+    if bool(bad.any()):
+        first = int(target[bad][0])
+        raise ValueError(
+            f"target: expected ids in [0, {vocab}) or ignore_index={ignore_index}, found "
+            f"{int(bad.sum())} out of range (first: {first}). If {first} marks padding, pass "
+            f"ignore_index={first}.")
+    return logits.reshape(-1, vocab), target

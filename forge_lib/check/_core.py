@@ -1,0 +1,52 @@
+"""The machinery every checker shares: run hidden cases, never raise, print one verdict."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+
+def verdict(ok: bool, message: str) -> bool:
+    """Print a one-line verdict for the learner and return `ok` (so tests can assert on it)."""
+    print(("Correct: " if ok else "Not yet: ") + message)
+    return ok
+
+
+def close(a: object, b: float, rel: float = 1e-4) -> bool:
+    """True when `a` is a number within `rel` of `b` (inf matches inf)."""
+    try:
+        a = float(a)  # accepts floats, ints and 0-dim tensors
+    except (TypeError, ValueError):
+        return False
+    if math.isinf(b) or math.isinf(a):
+        return a == b
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
+
+
+def call(fn: Callable, *args) -> tuple[object, str | None]:
+    """Call the learner's function; return (result, None) or (None, a one-line error report)."""
+    try:
+        return fn(*args), None
+    except Exception as exc:  # a learner's bug is a hint, not a traceback
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def run_cases(
+    name: str,
+    fn: Callable,
+    cases: list[tuple[str, tuple, float]],
+    known_mistakes: Callable[[tuple, object], str | None] = lambda args, got: None,
+) -> bool:
+    """Check fn on (description, args, expected) cases; `known_mistakes` maps a wrong answer to a hint."""
+    if not callable(fn):
+        return verdict(False, f"{name} expects a function, got {type(fn).__name__}.")
+    for description, args, expected in cases:
+        got, error = call(fn, *args)
+        if error is not None:
+            return verdict(False, f"on {description} your function raised {error}.")
+        if not close(got, expected):
+            hint = known_mistakes(args, got)
+            shown = got if isinstance(got, (int, float)) else repr(got)[:60]
+            return verdict(False, f"on {description} expected {expected:.6g}, got {shown}."
+                           + (f" Hint: {hint}" if hint else ""))
+    return verdict(True, f"all {len(cases)} hidden cases pass.")

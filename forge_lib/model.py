@@ -1,0 +1,160 @@
+"""A tiny causal transformer, its checkpoint format, and evaluation of it on id sequences.
+
+About 0.25 M parameters: small enough to train on two CPU cores in minutes, big enough to learn
+the course's language to within a few percent of its entropy floor.
+
+    model, card = fl.load_tiny_model()            # the committed checkpoint in data/
+    logits = model(batch["input_ids"])            # (B, T, V)
+    fl.evaluate_lm(model, sentences)              # {"nll_sum", "tokens", "perplexity"}
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from forge_lib import _checks
+from forge_lib.data import iterate_batches
+from forge_lib.text import nll_sum_and_count, ppl_from_loss, shift_for_causal_lm
+
+__all__ = ["ModelConfig", "TinyCausalLM", "save_checkpoint", "load_checkpoint",
+           "load_tiny_model", "evaluate_lm", "DATA_DIR", "CHECKPOINT_PATH"]
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+CHECKPOINT_PATH = DATA_DIR / "tiny_lm.pt"
+_FORMAT = "forge_lib.tiny_lm/1"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int
+    block_size: int = 128
+    n_layer: int = 2
+    n_head: int = 4
+    d_model: int = 96
+    d_ff: int = 384
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: causal self-attention then an MLP, each with a residual."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.norm1 = nn.LayerNorm(cfg.d_model)
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+        self.norm2 = nn.LayerNorm(cfg.d_model)
+        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_ff), nn.GELU(),
+                                 nn.Linear(cfg.d_ff, cfg.d_model))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).split(d, dim=2)
+        q, k, v = (z.view(b, t, self.n_head, d // self.n_head).transpose(1, 2) for z in (q, k, v))
+        # Causal: position i attends to 0..i only. With right padding this alone keeps padding
+        # from changing any real token's logits, so no attention mask is needed.
+        att = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, D/H)
+        x = x + self.proj(att.transpose(1, 2).reshape(b, t, d))
+        return x + self.mlp(self.norm2(x))
+
+
+class TinyCausalLM(nn.Module):
+    """GPT-style language model; the output head shares the token embedding's weight."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.pos_emb = nn.Embedding(cfg.block_size, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.norm = nn.LayerNorm(cfg.d_model)
+        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.lm_head.weight = self.tok_emb.weight
+
+    def hidden_states(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Final normalised hidden states, (B, T, d_model); logits are these times lm_head.weight.T."""
+        input_ids = _checks.integer_tensor(input_ids, "input_ids")
+        if input_ids.ndim != 2:
+            raise ValueError(f"input_ids: expected shape (B, T), got {tuple(input_ids.shape)}.")
+        b, t = input_ids.shape
+        if t > self.config.block_size:
+            raise ValueError(f"input_ids: sequence length {t} exceeds the model's context of "
+                             f"{self.config.block_size} tokens; evaluate in windows.")
+        if bool(((input_ids < 0) | (input_ids >= self.config.vocab_size)).any()):
+            raise ValueError(f"input_ids: expected ids in [0, {self.config.vocab_size}), got "
+                             f"min {int(input_ids.min())}, max {int(input_ids.max())}.")
+        x = self.tok_emb(input_ids) + self.pos_emb(torch.arange(t, device=input_ids.device))
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)  # (B, T, D)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.lm_head(self.hidden_states(input_ids))  # (B, T, V)
+
+
+def save_checkpoint(model: TinyCausalLM, path: str | Path, card: dict) -> None:
+    """Write config, weights and a card of plain facts (numbers and strings) to `path`."""
+    torch.save({"format": _FORMAT, "config": asdict(model.config),
+                "state_dict": model.state_dict(), "card": card}, path)
+
+
+def load_checkpoint(path: str | Path) -> tuple[TinyCausalLM, dict]:
+    """Load a checkpoint written by save_checkpoint, safely (weights_only=True), in eval mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_checkpoint: no checkpoint at {path.name!r}. Rebuild it "
+                                f"with `python -m forge_lib.train`.")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, foreign pickle, ...: all mean "not our file"
+        raise ValueError(f"load_checkpoint: {path.name!r} is not a readable checkpoint "
+                         f"(corrupted, truncated or not saved by torch.save): {exc}") from exc
+    if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
+        found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
+        raise ValueError(f"load_checkpoint: expected format {_FORMAT!r}, found {found!r}.")
+    config = ModelConfig(**blob["config"])
+    model = TinyCausalLM(config)
+    model.load_state_dict(blob["state_dict"])  # strict: a missing or extra weight raises
+    return model.eval(), blob["card"]
+
+
+def load_tiny_model() -> tuple[TinyCausalLM, dict]:
+    """The committed checkpoint data/tiny_lm.pt and its card (see data/MODEL_CARD.md)."""
+    return load_checkpoint(CHECKPOINT_PATH)
+
+
+@torch.no_grad()
+def evaluate_lm(model: nn.Module, sequences: list[list[int]], *, batch_size: int = 64) -> dict:
+    """Token-weighted NLL and perplexity of `model` over id sequences, padding ignored, shifted.
+
+    Returns {"nll_sum": float, "tokens": int, "perplexity": float}.
+    """
+    model.eval()
+    total, tokens = 0.0, 0
+    for batch in iterate_batches(sequences, batch_size):
+        logits, target = shift_for_causal_lm(model(batch["input_ids"]), batch["labels"])
+        nll, n = nll_sum_and_count(logits, target, ignore_index=-100)
+        total += nll.item()
+        tokens += n
+    if tokens == 0:
+        raise ValueError("evaluate_lm: no tokens to score (every sequence has length 1?).")
+    return {"nll_sum": total, "tokens": tokens, "perplexity": ppl_from_loss(total / tokens)}
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Distinct trainable parameters (the tied embedding counts once)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def cosine_lr(step: int, total: int, peak: float, warmup: int) -> float:
+    """Linear warm-up then cosine decay to 10% of peak."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))

@@ -1,0 +1,194 @@
+"""Text metrics: summed NLL, perplexity, label shifting, the overflow policy, bits per token/byte.
+
+Everything is built on one primitive, `nll_sum_and_count`, because sums and counts are what
+combine exactly across batches and processes; means do not. Typical use:
+
+    logits, target = fl.shift_for_causal_lm(model(input_ids), labels)   # (B, T-1, V), (B, T-1)
+    nll, n = fl.nll_sum_and_count(logits, target, ignore_index=-100)
+    ppl = fl.ppl_from_loss(nll.item() / n)
+
+`Perplexity` is the torchmetrics wrapper a training loop keeps across batches.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torchmetrics import Metric
+
+from forge_lib import _checks
+
+__all__ = [
+    "nll_sum_and_count", "perplexity", "shift_for_causal_lm", "ppl_from_loss", "exp_limit",
+    "bits_per_token", "bits_per_byte", "Perplexity",
+]
+
+# How many logits one chunk may hold. The log-sum-exp needs a temporary as large as its input;
+# bounding it keeps the extra memory of evaluation small and independent of B * T * V.
+_CHUNK_ELEMENTS = 1 << 22  # 4M elements: 16 MB in float32
+
+
+def nll_sum_and_count(
+    logits: torch.Tensor, target: torch.Tensor, *, ignore_index: int | None = None
+) -> tuple[torch.Tensor, int]:
+    """Summed negative log-likelihood (nats, float64) and the number of tokens it covers.
+
+    logits: (B, T, V) or (N, V), any float dtype; target: (B, T) or (N,) ids in [0, V).
+    Positions whose target equals `ignore_index` count neither in the sum nor in the count.
+    An all-ignored batch gives (0.0, 0), so it can be accumulated; dividing is the caller's job.
+
+    NLL per token is logsumexp(logits) - logits[target], computed in float32 or wider: the
+    log-softmax identity, so a target probability far below float32's smallest number still
+    has a finite, exact loss (softmax-then-log would give log(0) = -inf).
+
+    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
+    >>> nll, n = nll_sum_and_count(logits, torch.tensor([0, 0]))
+    >>> round(nll.item(), 4), n
+    (2.2539, 2)
+    """
+    flat_logits, flat_target = _checks.logits_and_target(logits, target, ignore_index)  # (N, V), (N,)
+    if ignore_index is not None:
+        keep = flat_target != ignore_index
+        if not bool(keep.all()):
+            flat_logits, flat_target = flat_logits[keep], flat_target[keep]
+    n_tokens, vocab = flat_logits.shape
+    total = torch.zeros((), dtype=torch.float64, device=flat_logits.device)
+    rows = max(1, _CHUNK_ELEMENTS // vocab)
+    for start in range(0, n_tokens, rows):
+        chunk = flat_logits[start:start + rows]
+        if chunk.dtype in (torch.float16, torch.bfloat16):
+            chunk = chunk.float()  # half precision cannot hold a log-sum-exp accurately
+        _checks.all_finite(chunk, "logits")
+        target_logit = chunk.gather(1, flat_target[start:start + rows, None]).squeeze(1)
+        total += (torch.logsumexp(chunk, dim=1) - target_logit).sum(dtype=torch.float64)
+    return total, n_tokens
+
+
+def perplexity(
+    logits: torch.Tensor, target: torch.Tensor, *, ignore_index: int | None = None
+) -> float:
+    """exp(mean NLL per counted token). Logits (B, T, V) or (N, V); targets (B, T) or (N,).
+
+    Shift first for a causal LM (`shift_for_causal_lm`); raises ValueError when every target is
+    ignored, because the perplexity of zero tokens is undefined (a mean loss would give NaN).
+
+    >>> round(perplexity(torch.zeros(4, 10), torch.tensor([1, 2, 3, 4])), 4)  # uniform over 10
+    10.0
+    """
+    nll, count = nll_sum_and_count(logits, target, ignore_index=ignore_index)
+    if count == 0:
+        raise ValueError(f"perplexity: no tokens to score, every target equals ignore_index="
+                         f"{ignore_index} (an all-padding batch?). Skip the batch, or accumulate "
+                         f"sums and counts over several batches with fl.Perplexity.")
+    return ppl_from_loss(nll.item() / count)
+
+
+def shift_for_causal_lm(
+    logits: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Align a causal LM's predictions with what they predict: (logits[:, :-1], labels[:, 1:]).
+
+    logits[:, i] is the distribution of token i + 1, so the last position has no target and the
+    first label has no prediction. Inputs (B, T, V) and (B, T); outputs (B, T-1, V), (B, T-1).
+
+    >>> lg, lb = shift_for_causal_lm(torch.zeros(2, 5, 7), torch.zeros(2, 5, dtype=torch.long))
+    >>> tuple(lg.shape), tuple(lb.shape)
+    ((2, 4, 7), (2, 4))
+    """
+    logits = _checks.float_tensor(logits, "logits")
+    labels = _checks.integer_tensor(labels, "labels")
+    if logits.ndim != 3 or labels.ndim != 2 or tuple(logits.shape[:2]) != tuple(labels.shape):
+        raise ValueError(f"shift_for_causal_lm: expected logits (B, T, V) and labels (B, T) with "
+                         f"the same B and T, got {tuple(logits.shape)} and {tuple(labels.shape)}.")
+    if labels.shape[1] < 2:
+        raise ValueError(f"shift_for_causal_lm: need at least 2 positions to predict one token, "
+                         f"got T = {labels.shape[1]}.")
+    return logits[:, :-1], labels[:, 1:]
+
+
+def exp_limit(dtype: torch.dtype = torch.float64) -> float:
+    """The largest x with exp(x) finite in `dtype`: log(finfo.max). 88.72 for float32, 709.78 for float64."""
+    return math.log(torch.finfo(dtype).max)
+
+
+def ppl_from_loss(mean_nll: float | torch.Tensor, *, dtype: torch.dtype = torch.float64) -> float:
+    """Perplexity from a mean NLL in nats, with overflow handled by policy.
+
+    Policy: a mean NLL above exp_limit(dtype) gives float('inf') instead of raising
+    OverflowError (math.exp) or returning inf by accident (torch.exp): a model that bad is
+    not worth a number, and the caller can test math.isinf. NaN or a negative loss raises,
+    because it means the computation upstream is broken, not the model.
+
+    >>> round(ppl_from_loss(math.log(227.0)), 6)
+    227.0
+    >>> ppl_from_loss(800.0)
+    inf
+    """
+    value = _checks.finite_number(mean_nll, "mean_nll")
+    if value < 0:
+        raise ValueError(f"mean_nll: a negative log-likelihood is impossible, got {value}. "
+                         f"Did you pass a log-probability instead of its negative?")
+    if value > exp_limit(dtype):
+        return math.inf
+    return math.exp(value)
+
+
+def bits_per_token(mean_nll: float) -> float:
+    """Convert a mean NLL in nats per token to bits per token (divide by ln 2).
+
+    >>> bits_per_token(math.log(8))
+    3.0
+    """
+    return _checks.finite_number(mean_nll, "mean_nll") / math.log(2)
+
+
+def bits_per_byte(nll_sum: float | torch.Tensor, n_bytes: int) -> float:
+    """Total NLL in nats over a text, expressed per UTF-8 byte of that text, in bits.
+
+    Unlike perplexity, this does not depend on the tokenizer: the same text has the same number
+    of bytes whatever it is split into, so models with different vocabularies compare.
+
+    >>> bits_per_byte(math.log(2) * 80, 10)
+    8.0
+    """
+    _checks.positive_int(n_bytes, "n_bytes")
+    return _checks.finite_number(nll_sum, "nll_sum") / math.log(2) / n_bytes
+
+
+class Perplexity(Metric):
+    """Perplexity accumulated over batches (and processes) as a summed NLL and a token count.
+
+    The states are sums, so batches of different lengths and processes with different shares
+    combine exactly; the mean is taken once, in compute(). The math lives in nll_sum_and_count.
+
+    >>> metric = Perplexity()
+    >>> metric.update(torch.zeros(2, 3, 10), torch.ones(2, 3, dtype=torch.long))
+    >>> round(metric.compute().item(), 4)
+    10.0
+    """
+
+    is_differentiable = False
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, ignore_index: int | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if ignore_index is not None and (isinstance(ignore_index, bool)
+                                         or not isinstance(ignore_index, int)):
+            raise TypeError(f"ignore_index: expected an int or None, got {ignore_index!r}.")
+        self.ignore_index = ignore_index
+        self.add_state("nll_sum", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
+        nll, count = nll_sum_and_count(logits, target, ignore_index=self.ignore_index)
+        self.nll_sum += nll.to(self.nll_sum.device)
+        self.count += count
+
+    def compute(self) -> torch.Tensor:
+        count = int(self.count)
+        if count == 0:
+            raise ValueError("Perplexity.compute: no tokens were counted (no update, or every "
+                             "target equalled ignore_index). Nothing to average.")
+        return torch.tensor(ppl_from_loss(self.nll_sum.item() / count), dtype=torch.float64)
