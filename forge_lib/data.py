@@ -24,7 +24,8 @@ from forge_lib import _checks
 
 __all__ = [
     "PAD_ID", "BOS_ID", "EOS_ID", "UNK_ID", "SPECIAL_TOKENS", "WordTokenizer", "MarkovLanguage",
-    "english_like_language", "course_split", "SPLITS", "collate", "iterate_batches", "load_text_file", "count_bytes",
+    "english_like_language", "course_split", "SPLITS", "collate", "iterate_batches",
+    "load_text_file", "count_bytes",
 ]
 
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
@@ -146,7 +147,7 @@ class MarkovLanguage:
             current = torch.where(alive, nxt, torch.full_like(nxt, BOS_ID))
         table = torch.stack(columns, dim=1)
         lengths = (table != PAD_ID).sum(dim=1).tolist()
-        return [row[:n].tolist() for row, n in zip(table, lengths)]
+        return [row[:n].tolist() for row, n in zip(table, lengths, strict=True)]
 
     def expected_visits(self) -> torch.Tensor:
         """Expected number of times each token is the current token in one sentence: (V,)."""
@@ -209,7 +210,8 @@ def english_like_language(seed: int = 0) -> MarkovLanguage:
     words = [w for cls in _WORDS for w in _WORDS[cls]]
     tok = WordTokenizer(words)
     word_class = {w: cls for cls in _WORDS for w in _WORDS[cls]}
-    topic = {w: int(t) for w, t in zip(words, torch.randint(_N_TOPICS, (len(words),), generator=gen))}
+    topic = {w: int(t) for w, t in zip(words, torch.randint(_N_TOPICS, (len(words),), generator=gen),
+                                                      strict=True)}
     # (topic, class) -> probabilities over that class's words, in the class's word order.
     choice = {}
     for t in range(_N_TOPICS):

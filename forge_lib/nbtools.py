@@ -2,6 +2,7 @@
 
     python -m forge_lib.nbtools run notebooks/01_perplexity.ipynb   # one or more notebooks
     python -m forge_lib.nbtools run                                 # all of them, in order
+    python -m forge_lib.nbtools map                                 # rewrite the README's map
 
 A notebook is committed exactly as this leaves it: executed top to bottom in a fresh kernel,
 outputs saved, execution counts in order. The wall time is printed and stored in the notebook's
@@ -14,7 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+README = ROOT / "README.md"
+MAP_START, MAP_END = "<!-- map:start -->", "<!-- map:end -->"
 
 
 def run_notebook(path: Path, timeout: int = 300) -> float:
@@ -32,8 +36,44 @@ def run_notebook(path: Path, timeout: int = 300) -> float:
     return elapsed
 
 
+def notebook_map() -> str:
+    """The README's table: number, title (from the first cell) and recorded run time."""
+    import nbformat
+
+    rows = ["| # | notebook | run time |", "|---|---|---|"]
+    for path in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        title = nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
+        seconds = nb.metadata.get("forge", {}).get("run_time_s")
+        shown = f"{seconds:.0f} s" if seconds is not None else "not measured"
+        rows.append(f"| {path.name[:2]} | [{title}](notebooks/{path.name}) | {shown} |")
+    return "\n".join(rows)
+
+
+def _replace_map(text: str, table: str) -> str:
+    head, rest = text.split(MAP_START)
+    _, tail = rest.split(MAP_END)
+    return f"{head}{MAP_START}\n{table}\n{MAP_END}{tail}"
+
+
+def write_map() -> None:
+    """Write the map into the README and into the markdown cell of 00 that holds the markers."""
+    import nbformat
+
+    table = notebook_map()
+    README.write_text(_replace_map(README.read_text(), table))
+    start_here = next(NOTEBOOK_DIR.glob("00_*.ipynb"))
+    nb = nbformat.read(start_here, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and MAP_START in cell.source:
+            cell.source = _replace_map(cell.source, table)
+    nbformat.write(nb, start_here)
+
+
 def main(argv: list[str]) -> None:
-    if not argv or argv[0] != "run":
+    if argv[:1] == ["map"]:
+        return write_map()
+    if argv[:1] != ["run"]:
         sys.exit(__doc__)
     paths = [Path(p) for p in argv[1:]] or sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
     for path in paths:

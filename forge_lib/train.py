@@ -16,9 +16,17 @@ from pathlib import Path
 import torch
 
 from forge_lib.data import SPLITS, collate, course_split, english_like_language
-from forge_lib.model import (CHECKPOINT_PATH, DATA_DIR, ModelConfig, TinyCausalLM,
-                             count_parameters, cosine_lr, evaluate_lm, save_checkpoint)
-from forge_lib.text import nll_sum_and_count, shift_for_causal_lm
+from forge_lib.model import (
+    CHECKPOINT_PATH,
+    DATA_DIR,
+    ModelConfig,
+    TinyCausalLM,
+    cosine_lr,
+    count_parameters,
+    evaluate_lm,
+    save_checkpoint,
+)
+from forge_lib.text import shift_for_causal_lm
 
 SEED = 0
 HPARAMS = {"steps": 2500, "batch_size": 64, "peak_lr": 3e-3, "warmup": 100,
@@ -90,8 +98,8 @@ validation: {card['val_sentences']:,} sentences (seed {card['val_seed']}), \
 torch {card['torch_version']} on CPU |
 | loss | token-mean cross-entropy, labels shifted, padding ignored (-100) |
 | validation perplexity | **{card['val_perplexity']:.4g}** |
-| exact floor (entropy rate) | **{card['floor_perplexity']:.4g}** (exp of {math.log(card['floor_perplexity']):.4f} \
-nats per token) |
+| exact floor (entropy rate) | **{card['floor_perplexity']:.4g}** \
+(exp of {math.log(card['floor_perplexity']):.4f} nats per token) |
 | true model on the same validation sentences | {math.exp(oracle_nll / oracle_n):.4g} |
 | gap to the floor | {100 * gap:.1f}% |
 

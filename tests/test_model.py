@@ -61,7 +61,7 @@ def test_corrupted_and_foreign_checkpoints_are_refused(tmp_path, model_and_card)
     fl.save_checkpoint(model, good, card)
     reloaded, _ = fl.load_checkpoint(good)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
-                                                 reloaded.state_dict().values()))
+                                                 reloaded.state_dict().values(), strict=True))
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(ValueError, match="not a readable checkpoint"):

@@ -78,3 +78,25 @@ def test_no_network_or_hub_access(nb):
         assert "from_pretrained(" not in source or "local_files_only=True" in source, \
             "hub downloads are not allowed; load from the local cache only"
         assert "urlopen" not in source and "requests.get" not in source
+
+
+def test_readme_map_is_current():
+    """The README's notebook map is generated from the notebooks; regenerate it after changes."""
+    from forge_lib import nbtools
+
+    table = nbtools.notebook_map()
+    start_here = json.loads(next(nbtools.NOTEBOOK_DIR.glob("00_*.ipynb")).read_text())
+    markdown = "\n".join("".join(c["source"]) for c in start_here["cells"])
+    assert table in nbtools.README.read_text(), "run `python -m forge_lib.nbtools map`"
+    assert table in markdown, "the map in 00 is stale: run `python -m forge_lib.nbtools map`"
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
+def nb_path(request):
+    return request.param
+
+
+def test_measured_run_time_under_60_s(nb_path):
+    seconds = json.loads(nb_path.read_text())["metadata"].get("forge", {}).get("run_time_s")
+    assert seconds is not None, "execute with `python -m forge_lib.nbtools run` to record it"
+    assert seconds < 60
