@@ -29,6 +29,15 @@ __all__ = [
 _CHUNK_ELEMENTS = 1 << 22  # 4M elements: 16 MB in float32
 
 
+def _check_ignore_index(ignore_index: object) -> int | None:
+    # bool is an int in Python; True would silently mean "ignore token 1".
+    if ignore_index is not None and (isinstance(ignore_index, bool)
+                                     or not isinstance(ignore_index, int)):
+        raise TypeError(f"ignore_index: expected an int (e.g. -100 or the pad id) or None, "
+                        f"got {type(ignore_index).__name__} {ignore_index!r}.")
+    return ignore_index
+
+
 def nll_sum_and_count(
     logits: torch.Tensor, target: torch.Tensor, *, ignore_index: int | None = None
 ) -> tuple[torch.Tensor, int]:
@@ -47,7 +56,9 @@ def nll_sum_and_count(
     >>> round(nll.item(), 4), n
     (2.2539, 2)
     """
-    flat_logits, flat_target = _checks.logits_and_target(logits, target, ignore_index)  # (N, V), (N,)
+    _check_ignore_index(ignore_index)
+    flat_logits, flat_target = _checks.logits_and_target(logits, target, ignore_index)
+    flat_target = flat_target.long()  # (N, V), (N,); gather() rejects int16/uint8 indices
     if ignore_index is not None:
         keep = flat_target != ignore_index
         if not bool(keep.all()):
@@ -108,8 +119,22 @@ def shift_for_causal_lm(
 
 
 def exp_limit(dtype: torch.dtype = torch.float64) -> float:
-    """The largest x with exp(x) finite in `dtype`: log(finfo.max). 88.72 for float32, 709.78 for float64."""
+    """The largest x with exp(x) finite in `dtype`: log(finfo.max).
+
+    About 11.09 for float16, 88.72 for bfloat16 and float32, 709.78 for float64.
+
+    >>> round(exp_limit(torch.float32), 2), round(exp_limit(), 2)
+    (88.72, 709.78)
+    """
     return math.log(torch.finfo(dtype).max)
+
+
+def _mean_nll(mean_nll: float | torch.Tensor) -> float:
+    value = _checks.finite_number(mean_nll, "mean_nll")
+    if value < 0:
+        raise ValueError(f"mean_nll: a negative log-likelihood is impossible, got {value}. "
+                         f"Did you pass a log-probability instead of its negative?")
+    return value
 
 
 def ppl_from_loss(mean_nll: float | torch.Tensor, *, dtype: torch.dtype = torch.float64) -> float:
@@ -125,10 +150,7 @@ def ppl_from_loss(mean_nll: float | torch.Tensor, *, dtype: torch.dtype = torch.
     >>> ppl_from_loss(800.0)
     inf
     """
-    value = _checks.finite_number(mean_nll, "mean_nll")
-    if value < 0:
-        raise ValueError(f"mean_nll: a negative log-likelihood is impossible, got {value}. "
-                         f"Did you pass a log-probability instead of its negative?")
+    value = _mean_nll(mean_nll)
     if value > exp_limit(dtype):
         return math.inf
     return math.exp(value)
@@ -140,7 +162,7 @@ def bits_per_token(mean_nll: float) -> float:
     >>> bits_per_token(math.log(8))
     3.0
     """
-    return _checks.finite_number(mean_nll, "mean_nll") / math.log(2)
+    return _mean_nll(mean_nll) / math.log(2)
 
 
 def bits_per_byte(nll_sum: float | torch.Tensor, n_bytes: int) -> float:
@@ -174,10 +196,7 @@ class Perplexity(Metric):
 
     def __init__(self, ignore_index: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        if ignore_index is not None and (isinstance(ignore_index, bool)
-                                         or not isinstance(ignore_index, int)):
-            raise TypeError(f"ignore_index: expected an int or None, got {ignore_index!r}.")
-        self.ignore_index = ignore_index
+        self.ignore_index = _check_ignore_index(ignore_index)
         self.add_state("nll_sum", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 

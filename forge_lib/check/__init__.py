@@ -6,4 +6,9 @@ a learner sees a hint, not a traceback. Checkers return True or False for tests.
 """
 
 from forge_lib.check._core import verdict  # noqa: F401
+from forge_lib.check.distributed import *  # noqa: F403
+from forge_lib.check.numerics import *  # noqa: F403
+from forge_lib.check.profiling import *  # noqa: F403
+from forge_lib.check.reduction import *  # noqa: F403
 from forge_lib.check.text import *  # noqa: F403
+from forge_lib.check.vision import *  # noqa: F403

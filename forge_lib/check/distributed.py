@@ -1,0 +1,128 @@
+"""Checkers for notebook 16 (distributed metrics): combining ranks, sharding, order-free sums."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from itertools import permutations
+
+from forge_lib.check._core import call, close, run_cases, verdict
+
+__all__ = ["combine_ranks", "even_shards", "order_free_sum"]
+
+
+def combine_ranks(fn: Callable[[list[tuple[float, int]]], float]) -> bool:
+    """fn(rank_states) -> the perplexity of all the data, where rank_states holds one
+    (nll_sum in nats, token count) pair per process.
+
+    >>> combine_ranks(lambda states: math.exp(sum(s for s, _ in states) / sum(n for _, n in states)))
+    Correct: all 3 hidden cases pass.
+    True
+    """
+    raw = [
+        ("two ranks with 3 and 9 tokens", [(3 * 2.0, 3), (9 * 4.0, 9)]),
+        ("the 21/42-batch split of the val set", [(11_773 * 3.2946, 11_773), (22_952 * 3.3018, 22_952)]),
+        ("three ranks, one nearly empty", [(0.5, 1), (120.0, 40), (330.0, 100)]),
+    ]
+    cases = [(d, (states,), math.exp(sum(s for s, _ in states) / sum(n for _, n in states)))
+             for d, states in raw]
+
+    def mistakes(args, got):
+        states = args[0]
+        per_rank = [math.exp(s / n) for s, n in states]
+        if close(got, sum(per_rank) / len(per_rank)):
+            return ("that is the mean of the ranks' perplexities; ranks with more tokens must "
+                    "weigh more. Add the sums and the counts first, then divide and exp.")
+        if close(got, math.exp(sum(s / n for s, n in states) / len(states))):
+            return ("that is exp of the mean of the ranks' mean losses, which weighs every rank "
+                    "the same whatever its token count. Divide the total NLL by the total count.")
+        if close(got, sum(s for s, _ in states) / sum(n for _, n in states)):
+            return "that is the mean NLL in nats; perplexity is its exponential."
+        return None
+
+    return run_cases("combine_ranks", fn, cases, mistakes)
+
+
+def even_shards(fn: Callable[[int, int], list[range]]) -> bool:
+    """fn(n_items, world_size) -> one range per rank: contiguous, in order, every item exactly
+    once (no padding, no drops), sizes differing by at most one.
+
+    >>> def shards(n, w):
+    ...     bounds = [n * r // w for r in range(w + 1)]
+    ...     return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+    >>> even_shards(shards)
+    Correct: all 4 hidden cases pass.
+    True
+    """
+    if not callable(fn):
+        return verdict(False, f"even_shards expects a function, got {type(fn).__name__}.")
+    cases = [(10, 3), (10, 2), (4000, 3), (7, 7)]
+    for n, world in cases:
+        description = f"{n} items over {world} ranks"
+        got, error = call(fn, n, world)
+        if error is not None:
+            return verdict(False, f"on {description} your function raised {error}.")
+        try:
+            shards = [list(r) for r in got]
+        except TypeError:
+            return verdict(False, f"on {description} expected a list of ranges, got "
+                           f"{type(got).__name__}.")
+        if len(shards) != world:
+            return verdict(False, f"on {description} expected {world} shards, got {len(shards)}.")
+        flat = [i for shard in shards for i in shard]
+        sizes = [len(s) for s in shards]
+        if len(flat) > n:
+            return verdict(False, f"on {description} the shards hold {len(flat)} items, "
+                           f"{len(flat) - n} more than exist. Hint: padding by repeating items "
+                           f"(as DistributedSampler does) counts those items twice in a metric.")
+        if len(flat) < n:
+            lost = n - len(flat)
+            return verdict(False, f"on {description} the shards hold {len(flat)} items; {lost} "
+                           f"{'is' if lost == 1 else 'are'} lost. Hint: n // world_size per rank drops the "
+                           f"remainder; give the first n % world_size ranks one item more.")
+        if flat != list(range(n)):
+            return verdict(False, f"on {description} the shards are not the items 0..{n - 1} in "
+                           f"order, each once. Hint: rank r takes one contiguous block.")
+        if max(sizes) - min(sizes) > 1:
+            return verdict(False, f"on {description} the shard sizes are {sizes}; expected sizes "
+                           f"that differ by at most one.")
+    return verdict(True, f"all {len(cases)} hidden cases pass.")
+
+
+def order_free_sum(fn: Callable[[list[float]], float]) -> bool:
+    """fn(values) -> their sum as a float, bit-identical whatever order the values come in
+    (ranks can report in any order) and as close to the exact sum as a float can be.
+
+    >>> order_free_sum(math.fsum)
+    Correct: all 3 hidden cases give the correctly rounded sum in every order.
+    True
+    """
+    if not callable(fn):
+        return verdict(False, f"order_free_sum expects a function, got {type(fn).__name__}.")
+    cases = [
+        ("[1e16, 1.0, -1e16, 1.0]", [1e16, 1.0, -1e16, 1.0]),
+        ("[0.1, 0.2, 0.3, 0.4]", [0.1, 0.2, 0.3, 0.4]),
+        ("[2.0**53, 1.0, 1.0, -2.0**53]", [2.0 ** 53, 1.0, 1.0, -(2.0 ** 53)]),
+    ]
+    for description, values in cases:
+        exact = math.fsum(values)
+        results = set()
+        for order in permutations(values):
+            got, error = call(fn, list(order))
+            if error is not None:
+                return verdict(False, f"on {description} your function raised {error}.")
+            try:
+                results.add(float(got))
+            except (TypeError, ValueError):
+                return verdict(False, f"on {description} expected a float, got {type(got).__name__}.")
+        if len(results) > 1:
+            shown = ", ".join(repr(r) for r in sorted(results))
+            return verdict(False, f"on {description} different orders gave different sums: "
+                           f"{shown}. Hint: float addition is not associative; an exactly "
+                           f"rounded sum such as math.fsum does not depend on the order.")
+        (got,) = results
+        if got != exact:
+            return verdict(False, f"on {description} every order gave {got!r}, but the exact sum "
+                           f"is {exact!r}. Hint: sorting makes the order fixed, not the sum exact; "
+                           f"try math.fsum.")
+    return verdict(True, f"all {len(cases)} hidden cases give the correctly rounded sum in every order.")

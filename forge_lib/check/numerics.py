@@ -1,0 +1,109 @@
+"""Checkers for notebook 05 (overflow and numerics): stable NLL, stall points, compensated sums.
+
+The guard exercise of that notebook uses `fl.check.safe_perplexity` from check/text.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from forge_lib.check._core import call, close, run_cases, verdict
+from forge_lib.numerics import naive_perplexity, running_sum, stall_point, ulp, underflow_case
+from forge_lib.text import exp_limit, nll_sum_and_count
+
+__all__ = ["stable_mean_nll", "stall_point_rule", "compensated_sum"]
+
+
+def stable_mean_nll(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> bool:
+    """fn(logits (N, V) float32, target (N,)) -> mean NLL in nats, finite wherever the truth is."""
+    gen = torch.Generator().manual_seed(5)
+    ordinary = (torch.randn(64, 10, generator=gen), torch.randint(0, 10, (64,), generator=gen))
+    huge = (ordinary[0] * 3 + 1000.0, ordinary[1])  # exp(1000) overflows float32 (and float64)
+    hard = underflow_case()
+    cases = []
+    for description, (logits, target) in [
+            ("ordinary (64, 10) logits", ordinary),
+            ("logits near +1000 (exp overflows)", huge),
+            ("the underflow case (one target logit 200 below its row)", hard[:2])]:
+        nll, count = nll_sum_and_count(logits, target)
+        cases.append((description, (logits, target), nll.item() / count))
+
+    def mistakes(args, got):
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            return None
+        if not math.isfinite(got) and float(args[0].max()) > exp_limit(args[0].dtype):
+            return ("exp of a large logit overflowed to inf (inf - x = inf, inf / inf = NaN). "
+                    "Subtract each row's max before exp: "
+                    "logsumexp(x) = m + log(sum(exp(x - m))).")
+        if math.isinf(got) and math.isinf(naive_perplexity(*args)):
+            return ("a target probability underflowed to 0 and log(0) = -inf. Never take the "
+                    "log of a softmax: NLL = logsumexp(logits) - logits[target].")
+        return None
+
+    return run_cases("stable_mean_nll", fn, cases, mistakes)
+
+
+def stall_point_rule(fn: Callable[[float, torch.dtype], float]) -> bool:
+    """fn(increment, dtype) -> the running sum at which adding `increment` no longer changes it."""
+    cases = [(f"increment {d} in {str(dtype).removeprefix('torch.')}", (d, dtype),
+              stall_point(d, dtype))
+             for d, dtype in [(1.0, torch.bfloat16), (3.3, torch.float16), (3.3, torch.bfloat16),
+                              (0.1, torch.float32), (40.0, torch.float16)]]
+
+    def mistakes(args, got):
+        increment, dtype = args
+        expected = stall_point(increment, dtype)
+        if math.isinf(expected):
+            return ("the stall point would lie past torch.finfo(dtype).max, so the sum overflows "
+                    "to inf before it stalls: return math.inf there.")
+        if close(got, expected / 2):
+            return ("round to nearest keeps an increment while it is more than half the "
+                    "spacing (it rounds up to a whole step); it is lost only at <= half. "
+                    "So P * eps / 2 >= increment.")
+        if close(got, expected * 2):
+            return ("a tie (increment exactly half the spacing) rounds to even, and at a power "
+                    "of two that means staying put: use >=, not >.")
+        if any(close(got, stall_point(increment, other)) for other in
+               (torch.float16, torch.bfloat16, torch.float32, torch.float64) if other != dtype):
+            return "use torch.finfo(dtype).eps of the accumulator's own dtype."
+        return None
+
+    return run_cases("stall_point_rule", fn, cases, mistakes)
+
+
+def compensated_sum(fn: Callable[[torch.Tensor], torch.Tensor | float]) -> bool:
+    """fn(values (n,) in bfloat16 or float16) -> their sum as a 0-dim tensor of that same dtype.
+
+    Passes when the result is within one spacing (ulp) of the exact sum: what a compensated
+    (Kahan) accumulator achieves, and what a plain running sum misses by a factor of five or more.
+    It cannot see how the sum was taken: widening the accumulator (torch.sum does, internally)
+    passes too, which is the other honest fix.
+    """
+    if not callable(fn):
+        return verdict(False, f"compensated_sum expects a function, got {type(fn).__name__}.")
+    gen = torch.Generator().manual_seed(7)
+    for dtype, n in [(torch.bfloat16, 3000), (torch.float16, 3000)]:
+        values = (torch.rand(n, generator=gen) * 6 + 0.5).to(dtype)  # losses in [0.5, 6.5)
+        exact = math.fsum(values.double().tolist())
+        name = f"{n} losses in [0.5, 6.5) as {str(dtype).removeprefix('torch.')}"
+        got, error = call(fn, values.clone())
+        if error is not None:
+            return verdict(False, f"on {name} your function raised {error}.")
+        if not (isinstance(got, torch.Tensor) and got.dtype == dtype and got.numel() == 1):
+            return verdict(False, f"on {name} expected a one-number tensor of dtype {dtype} "
+                           f"(the accumulator's), got {repr(got)[:60]}.")
+        got = got.item()
+        if not abs(got - exact) <= ulp(exact, dtype):
+            hint = ""
+            if close(got, running_sum(values, dtype)[-1].item()):
+                hint = (" Hint: that is the plain running sum, which stalls. Keep a second "
+                        "variable with the part of each addition that was rounded away, and "
+                        "subtract it from the next value (Kahan).")
+            return verdict(False, f"on {name} expected {exact:.6g} (within "
+                           f"{ulp(exact, dtype):g}), got {got:.6g}.{hint}")
+    return verdict(True, "both hidden cases are within one spacing of the exact sum.")

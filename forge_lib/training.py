@@ -1,0 +1,336 @@
+"""A small, reusable training loop for the tiny model: the runs of notebooks 09, 11 and 12.
+
+Every setting that produces a symptom of a training curve is one field of `TrainConfig`
+(learning rate, batch size, how much data, how many steps, gradient clipping), and every run
+records the same history: train loss, gradient norm and learning rate per step, validation loss
+per evaluation. Typical use:
+
+    run = fl.train_tiny(fl.TrainConfig(lr=3e-3, steps=300, batch_size=32))
+    run.history["train_loss"]          # one float per step, in order
+    fl.diagnose(run.history["train_loss"], val_loss=run.history["val_loss"])
+
+The loop is split so a checkpoint can stop and resume it: `make_state` builds the model,
+optimizer, scheduler and data generator from the config; `run_training` advances a state (up to
+`until` steps, or until a callback returns True); `train_tiny` is the two together. The batches
+come from a `torch.Generator` owned by the state, so saving its state (fl.BestCheckpoint does)
+is enough to continue with exactly the same batches.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+
+from forge_lib import _checks
+from forge_lib.data import SPLITS, collate, course_split, english_like_language
+from forge_lib.model import ModelConfig, TinyCausalLM
+from forge_lib.text import nll_sum_and_count, shift_for_causal_lm
+
+__all__ = ["TrainConfig", "TrainState", "make_state", "train_step", "run_training", "train_tiny",
+           "set_lr",
+           "evaluate_loss", "token_stream"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run; two runs with equal configs give bit-identical histories.
+
+    lr: peak learning rate of AdamW. steps: optimizer updates. batch_size: sentences (or packed
+    windows) per step, drawn at random with replacement. n_train: how many training sentences
+    to draw from (10,000 is more than a few hundred steps can use up, so the model always sees
+    fresh data; a few hundred makes it memorise, i.e. overfit). grad_clip: clip the global
+    gradient norm to this value (None: no clipping; the norm is recorded either way).
+    schedule: "constant" after a linear warm-up, or "cosine" down to 10% of lr.
+    packed: None trains on one padded sentence per row; an int trains on windows of that many
+    tokens cut from the concatenated sentences, as GPT-style models are trained.
+    model: the architecture (None: the committed tiny model's, context 128).
+    init_std: initialise every Linear and Embedding weight from N(0, init_std), biases at zero,
+    as GPT-2 does, so the first loss is close to ln(vocabulary size); None keeps PyTorch's
+    defaults, under which the tied N(0, 1) embedding makes the first logits huge.
+    stop_on_nan: stop at the first non-finite loss (what follows is NaN too).
+    """
+
+    lr: float = 3e-3
+    steps: int = 300
+    batch_size: int = 32
+    n_train: int = 10_000
+    n_val: int = 500
+    eval_every: int = 25
+    warmup: int = 20
+    schedule: str = "constant"
+    grad_clip: float | None = None
+    weight_decay: float = 0.0
+    packed: int | None = None
+    model: ModelConfig | None = None
+    init_std: float | None = 0.02
+    seed: int = 0
+    stop_on_nan: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "n_train", "n_val", "eval_every"):
+            _checks.positive_int(getattr(self, name), name)
+        if self.packed is not None:
+            _checks.positive_int(self.packed, "packed")
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ValueError(f"warmup: expected an int >= 0, got {self.warmup!r}.")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr: expected a positive finite number, got {self.lr!r}.")
+        if self.init_std is not None and not self.init_std > 0:
+            raise ValueError(f"init_std: expected None or a positive number, got "
+                             f"{self.init_std!r}.")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip: expected None or a positive number, got "
+                             f"{self.grad_clip!r}.")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule: expected 'constant' or 'cosine', got {self.schedule!r}.")
+
+
+@dataclass
+class TrainState:
+    """A run in progress: the objects a checkpoint must save, the step reached and the history.
+
+    history: "step", "train_loss", "grad_norm", "lr" (one entry per step; grad_norm is the norm
+    before clipping) and "val_step", "val_loss" (one entry per evaluation). Plain lists of
+    Python numbers, so they pickle under torch.load(weights_only=True).
+    """
+
+    config: TrainConfig
+    model: TinyCausalLM
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    step: int = 0
+    history: dict[str, list] = field(default_factory=lambda: {
+        "step": [], "train_loss": [], "grad_norm": [], "lr": [], "val_step": [], "val_loss": []})
+
+    def objects(self) -> dict:
+        """The stateful objects by name, as fl.BestCheckpoint.update/restore take them."""
+        return {"model": self.model, "optimizer": self.optimizer, "scheduler": self.scheduler,
+                "generator": self.generator}
+
+
+@lru_cache(maxsize=4)
+def _sentences(split: str, n: int) -> tuple[tuple[int, ...], ...]:
+    """The validation split's first n sentences, or n training sentences drawn with the train
+    split's seed (n = 60,000 gives exactly fl.course_split("train"); fewer is quicker to draw)."""
+    if split == "val":
+        return tuple(tuple(s) for s in course_split("val")[:n])
+    return tuple(tuple(s) for s in english_like_language().sample(n, seed=SPLITS["train"][1]))
+
+
+def token_stream(sentences: list[list[int]] | tuple) -> torch.Tensor:
+    """Concatenate id sequences into one long 1-D stream, as packed training and evaluation see it.
+
+    >>> token_stream([[1, 5, 2], [1, 6, 7, 2]]).tolist()
+    [1, 5, 2, 1, 6, 7, 2]
+    """
+    if len(sentences) == 0:
+        raise ValueError("token_stream: expected at least one sequence, got none.")
+    return torch.tensor([t for s in sentences for t in s], dtype=torch.long)  # (N,)
+
+
+def _lr_factor(config: TrainConfig) -> Callable[[int], float]:
+    def factor(step: int) -> float:  # step 0 is the first update
+        if step < config.warmup:
+            return (step + 1) / config.warmup
+        if config.schedule == "constant":
+            return 1.0
+        progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return factor
+
+
+def make_state(config: TrainConfig) -> TrainState:
+    """Build a fresh run: seeded model, AdamW, warm-up scheduler, batch generator, empty history.
+
+    >>> state = make_state(TrainConfig(steps=5, batch_size=2, n_train=10))
+    >>> state.step, state.history["train_loss"]
+    (0, [])
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config: expected fl.TrainConfig, got {type(config).__name__}.")
+    vocab = len(english_like_language().tokenizer)
+    model_cfg = config.model or ModelConfig(vocab_size=vocab)
+    if model_cfg.vocab_size != vocab:
+        raise ValueError(f"model.vocab_size: the course language has {vocab} tokens, the config "
+                         f"says {model_cfg.vocab_size}. Use ModelConfig(vocab_size={vocab}, ...).")
+    if config.packed is not None and config.packed > model_cfg.block_size:
+        raise ValueError(f"packed: windows of {config.packed} tokens exceed the model's context "
+                         f"of {model_cfg.block_size}; pass packed <= block_size.")
+    torch.manual_seed(config.seed)  # the weights' initialisation
+    model = TinyCausalLM(model_cfg)
+    if config.init_std is not None:
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):
+                torch.nn.init.normal_(module.weight, std=config.init_std)
+            if isinstance(module, torch.nn.Linear) and module.bias is not None:
+                torch.nn.init.zeros_(module.bias)
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(config))
+    generator = torch.Generator().manual_seed(config.seed + 1)  # the batches, and only those
+    return TrainState(config, model, optimizer, scheduler, generator)
+
+
+def _train_data(config: TrainConfig) -> tuple | torch.Tensor:
+    sentences = _sentences("train", config.n_train)
+    return sentences if config.packed is None else token_stream(sentences)
+
+
+def _sample_batch(config: TrainConfig, data, generator: torch.Generator) -> torch.Tensor:
+    """Input ids (B, T) with padding labelled -100; the same generator state gives the same batch."""
+    if config.packed is None:
+        index = torch.randint(len(data), (config.batch_size,), generator=generator)
+        return collate([list(data[i]) for i in index.tolist()])["labels"]
+    window = config.packed
+    if len(data) <= window:
+        raise ValueError(f"packed: the training stream has {len(data)} tokens, fewer than one "
+                         f"window of {window}; raise n_train.")
+    start = torch.randint(len(data) - window + 1, (config.batch_size, 1), generator=generator)
+    return data[start + torch.arange(window)]  # (B, window)
+
+
+def train_step(state: TrainState, labels: torch.Tensor) -> tuple[float, float, float]:
+    """One AdamW update on a batch of labels (B, T), -100 at padding; returns (loss, grad norm, lr).
+
+    The gradient norm is measured before clipping (clipping rescales, so after it the norm would
+    just read grad_clip); lr is the rate this update used.
+
+    >>> state = make_state(TrainConfig(steps=1, batch_size=2, n_train=10))
+    >>> loss, norm, lr = train_step(state, torch.tensor([[1, 5, 2], [1, 6, 2]]))
+    >>> state.step, round(lr, 8)
+    (1, 0.00015)
+    """
+    model, optimizer = state.model, state.optimizer
+    model.train()
+    input_ids = labels.clamp(min=0)  # padding positions feed id 0 (<pad>); their labels are -100
+    logits, target = shift_for_causal_lm(model(input_ids), labels)  # (B, T-1, V), (B, T-1)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                           ignore_index=-100)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    params = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+    if state.config.grad_clip is not None:
+        torch.nn.utils.clip_grads_with_norm_(params, state.config.grad_clip, norm)
+    lr = optimizer.param_groups[0]["lr"]
+    optimizer.step()
+    state.scheduler.step()
+    state.step += 1
+    return loss.item(), norm.item(), lr
+
+
+def set_lr(state: TrainState, lr: float) -> None:
+    """Change the peak learning rate for the rest of a run (the schedule's shape is kept).
+
+    >>> state = make_state(TrainConfig(lr=0.1, warmup=0))
+    >>> set_lr(state, 0.01)
+    >>> state.optimizer.param_groups[0]["lr"]
+    0.01
+    """
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr: expected a positive finite number, got {lr!r}.")
+    factor = _lr_factor(state.config)(state.step)
+    state.scheduler.base_lrs = [lr] * len(state.optimizer.param_groups)
+    for group in state.optimizer.param_groups:
+        group["initial_lr"] = lr
+        group["lr"] = lr * factor
+
+
+@torch.no_grad()
+def evaluate_loss(model: TinyCausalLM, config: TrainConfig, *, batch_size: int = 64) -> float:
+    """Mean NLL per token (nats) on the first `config.n_val` validation sentences.
+
+    Packed runs are scored on those sentences concatenated and cut into non-overlapping windows
+    of `config.packed` tokens; sentence runs on one padded sentence per row.
+    """
+    was_training = model.training
+    model.eval()
+    sentences = _sentences("val", config.n_val)
+    if config.packed is None:
+        rows = [collate([list(s) for s in sentences[i:i + batch_size]])["labels"]
+                for i in range(0, len(sentences), batch_size)]
+    else:
+        stream = token_stream(sentences)
+        n = len(stream) // config.packed
+        windows = stream[:n * config.packed].view(n, config.packed)  # (n, window)
+        rows = list(windows.split(batch_size))
+    total, count = torch.zeros((), dtype=torch.float64), 0
+    for labels in rows:
+        logits, target = shift_for_causal_lm(model(labels.clamp(min=0)), labels)
+        nll, n_tokens = nll_sum_and_count(logits, target, ignore_index=-100)
+        total += nll
+        count += n_tokens
+    model.train(was_training)
+    return total.item() / count
+
+
+def run_training(
+    state: TrainState,
+    *,
+    until: int | None = None,
+    callback: Callable[[TrainState, dict], object] | None = None,
+    progress: bool = False,
+    desc: str = "training",
+) -> TrainState:
+    """Advance `state` to step `until` (default: config.steps), recording the history.
+
+    After every step, callback(state, record) gets record = {"step", "train_loss", "grad_norm",
+    "lr"}, plus "val_loss" on steps with an evaluation (every eval_every steps and the last);
+    a truthy return value stops the loop there (early stopping, or a simulated crash).
+    progress=True shows a tqdm bar on stderr (tag such cells nbval-ignore-output).
+    """
+    config = state.config
+    until = config.steps if until is None else min(_checks.positive_int(until, "until"),
+                                                   config.steps)
+    data = _train_data(config)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=until, initial=state.step, desc=desc, mininterval=0.5)
+    history = state.history
+    while state.step < until:
+        loss, norm, lr = train_step(state, _sample_batch(config, data, state.generator))
+        record = {"step": state.step, "train_loss": loss, "grad_norm": norm, "lr": lr}
+        for key in ("step", "train_loss", "grad_norm", "lr"):
+            history[key].append(record[key])
+        finite = math.isfinite(loss)
+        if finite and (state.step % config.eval_every == 0 or state.step == config.steps):
+            record["val_loss"] = evaluate_loss(state.model, config)
+            history["val_step"].append(state.step)
+            history["val_loss"].append(record["val_loss"])
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        stop = callback(state, record) if callback is not None else False
+        if stop or (config.stop_on_nan and not finite):
+            break
+    if bar is not None:
+        bar.close()
+    return state
+
+
+def train_tiny(
+    config: TrainConfig | None = None,
+    *,
+    callback: Callable[[TrainState, dict], object] | None = None,
+    progress: bool = False,
+    desc: str = "training",
+    **overrides,
+) -> TrainState:
+    """Train a fresh tiny model: make_state(config) then run_training. Keyword overrides
+    replace config fields, so `train_tiny(lr=1e-1)` is a run with only the learning rate changed.
+
+    >>> run = train_tiny(steps=3, batch_size=2, n_train=20, eval_every=3, n_val=4)
+    >>> len(run.history["train_loss"]), run.history["val_step"]
+    (3, [3])
+    """
+    config = replace(config or TrainConfig(), **overrides)
+    return run_training(make_state(config), callback=callback, progress=progress, desc=desc)
