@@ -25,11 +25,13 @@ synthetic curves in tests/test_diagnostics.py):
   not look noisy.
 - overfitting (needs val_loss): validation rose more than `overfit_rise` (3%) above its best
   while the train level kept falling (by at least the same 3%) after that evaluation.
-- plateau: the level fell by less than `plateau_share` (1%) of the run's total progress between
-  the third and the last quarter of the run. Not reported when oscillating or overfitting is
-  (those explain the flat stretch better). A plateau is also what convergence looks like: pass
-  `floor=` (the best achievable loss, when known) and a plateau within `floor_tol` (5%) of it
-  is reported as healthy.
+- plateau: over the second half, a least-squares line through the loss falls by less than
+  `plateau_share` (2%) of the run's total progress (start - end) plus one standard error of
+  that fall (so noise alone does not pass for progress). Not reported when oscillating or
+  overfitting is (those explain the flat stretch better). On a noisy curve a very slow
+  improvement and a plateau cannot be told apart; the line fit is the least noisy way to try.
+  A plateau is also what convergence looks like: pass `floor=` (the best achievable loss, when
+  known) and a plateau ending within `floor_tol` (5%) of it is reported as healthy.
 - gradient_spikes (needs grad_norm): a gradient norm above `spike_factor` (10x) the run's median
   norm, or a non-finite norm.
 - eval_not_finite: validation NaN/Inf while the train loss is finite: the evaluation is broken.
@@ -48,7 +50,7 @@ import torch
 
 from forge_lib.fmt import fmt
 
-__all__ = ["Finding", "Thresholds", "diagnose", "CODES", "REMEDIES"]
+__all__ = ["Finding", "Thresholds", "diagnose", "curve_summary", "CODES", "REMEDIES"]
 
 # Most severe first: diagnose returns its findings in this order.
 CODES = ("insufficient_data", "diverged", "eval_not_finite", "not_learning", "overfitting",
@@ -92,7 +94,7 @@ class Thresholds:
     min_drop: float = 0.05
     oscillation: float = 0.05
     overfit_rise: float = 0.03
-    plateau_share: float = 0.01
+    plateau_share: float = 0.02
     floor_tol: float = 0.05
     spike_factor: float = 10.0
 
@@ -156,6 +158,40 @@ def _val_steps(n_train: int, n_val: int, val_steps: object) -> list[int]:
     return [int(s) for s in steps]
 
 
+def curve_summary(train_loss: Sequence[float]) -> dict:
+    """The measurements diagnose() reads off a train-loss curve (finite, at least 3 values).
+
+    start, end: medians of the first 5% and last 10% of steps (at least 3 each); best_level,
+    best_step: the lowest point of the running median (window 10% of the run) and its 1-based
+    step; peak_level, peak_step: its highest point after that; scatter: the robust standard
+    deviation (1.4826 x median absolute deviation) of the second half around the running
+    median; late_gain, late_gain_se: how much a least-squares line through the second half
+    falls, and that amount's standard error.
+
+    >>> s = curve_summary([4.0, 3.0, 2.5, 2.2, 2.1, 2.05, 2.0, 2.0, 2.0, 2.0])
+    >>> s["start"], s["end"], s["scatter"]
+    (3.0, 2.0, 0.0)
+    """
+    train = _as_floats(train_loss, "train_loss")
+    n = len(train)
+    if n < 3 or not all(math.isfinite(v) for v in train):
+        raise ValueError(f"train_loss: expected at least 3 finite values, got {n} values "
+                         f"({sum(not math.isfinite(v) for v in train)} not finite). Use "
+                         f"diagnose(), which reports short or diverged curves as findings.")
+    level = _running_median(train, max(3, n // 10) | 1)  # (n,)
+    low = int(level.argmin())
+    peak = low + int(level[low:].argmax())
+    half = n // 2
+    resid = torch.tensor(train[half:], dtype=torch.float64) - level[half:]
+    late_gain, late_gain_se = _fitted_gain(train[half:])
+    return {"steps": n, "start": _median(train[:max(3, n // 20)]),
+            "end": _median(train[-max(3, n // 10):]),
+            "best_step": low + 1, "best_level": float(level[low]),
+            "peak_step": peak + 1, "peak_level": float(level[peak]),
+            "scatter": 1.4826 * float((resid - resid.median()).abs().median()),
+            "late_gain": late_gain, "late_gain_se": late_gain_se}
+
+
 def diagnose(
     train_loss: Sequence[float],
     *,
@@ -201,21 +237,18 @@ def diagnose(
                         f"{fmt(last)})", {"step": i + 1, "value": train[i], "last_finite": last},
                         REMEDIES["diverged"]), *findings]
 
-    start = _median(train[:max(3, n // 20)])
-    end = _median(train[-max(3, n // 10):])
-    level = _running_median(train, max(3, n // 10) | 1)  # (n,)
-    low = int(level.argmin())
-    peak = low + int(level[low:].argmax())
-    rise = float(level[peak] - level[low])
-    if rise > th.explode_rise * abs(start):
-        return [Finding("diverged", f"the loss exploded: its level rose from {fmt(level[low])} "
-                        f"at step {low + 1} to {fmt(level[peak])} at step {peak + 1} (started at "
-                        f"{fmt(start)})", {"best_step": low + 1, "best_level": float(level[low]),
-                                           "peak_step": peak + 1,
-                                           "peak_level": float(level[peak])},
+    c = curve_summary(train)
+    start, end = c["start"], c["end"]
+    if c["peak_level"] - c["best_level"] > th.explode_rise * abs(start):
+        return [Finding("diverged", f"the loss exploded: its level rose from "
+                        f"{fmt(c['best_level'])} at step {c['best_step']} to "
+                        f"{fmt(c['peak_level'])} at step {c['peak_step']} (started at "
+                        f"{fmt(start)})", {k: c[k] for k in ("best_step", "best_level",
+                                                             "peak_step", "peak_level")},
                         REMEDIES["diverged"]), *findings]
 
-    findings = _validation_findings(train, level, val, steps_of_val, th) + findings
+    level = _running_median(train, max(3, n // 10) | 1)  # (n,)
+    findings = _validation_findings(level, val, steps_of_val, th) + findings
     codes = {f.code for f in findings}
     drop = (start - end) / abs(start) if start != 0 else 0.0
     if drop < th.min_drop:
@@ -226,42 +259,52 @@ def diagnose(
         return sorted(findings, key=lambda f: CODES.index(f.code))
 
     half = n // 2
-    resid = torch.tensor(train[half:], dtype=torch.float64) - level[half:]
-    scatter = 1.4826 * float((resid - resid.median()).abs().median())
-    if scatter > th.oscillation * abs(start):
+    if c["scatter"] > th.oscillation * abs(start):
         findings.append(Finding("oscillating", f"in the second half the loss scatters by "
-                                   f"{fmt(scatter, 2)} around its level (robust std), "
-                                   f"{fmt(100 * scatter / abs(start), 2)}% of the starting loss",
-                                   {"scatter": scatter, "start": start,
-                                    "from_step": half + 1}, REMEDIES["oscillating"]))
+                                f"{fmt(c['scatter'], 2)} around its level (robust std), "
+                                f"{fmt(100 * c['scatter'] / abs(start), 2)}% of the starting "
+                                f"loss", {"scatter": c["scatter"], "start": start,
+                                          "from_step": half + 1}, REMEDIES["oscillating"]))
         codes.add("oscillating")
 
-    q3 = float(level[n // 2:3 * n // 4].median())
-    q4 = float(level[3 * n // 4:].median())
-    late_gain, total_gain = q3 - q4, start - q4
-    flat = late_gain < th.plateau_share * total_gain
-    near_floor = floor is not None and q4 - floor <= th.floor_tol * abs(floor)
+    late_gain, total_gain = c["late_gain"], start - end
+    flat = late_gain < th.plateau_share * total_gain + c["late_gain_se"]
+    near_floor = floor is not None and end - floor <= th.floor_tol * abs(floor)
     if flat and not near_floor and not codes & {"oscillating", "overfitting"}:
-        findings.append(Finding("plateau", f"after falling from {fmt(start)} to {fmt(q3)}, "
-                                   f"the level gained only {fmt(late_gain, 2)} in the last "
-                                   f"quarter ({fmt(100 * late_gain / total_gain, 2)}% of the "
-                                   f"total progress)" + (f"; the best achievable is "
-                                                         f"{fmt(floor)}" if floor is not None
-                                                         else ""),
-                                   {"start": start, "third_quarter": q3, "last_quarter": q4,
-                                    "from_step": 3 * n // 4 + 1}, REMEDIES["plateau"]))
+        findings.append(Finding("plateau", f"after falling from {fmt(start)} to about {fmt(end)}, "
+                                f"the loss gained only {fmt(late_gain, 2)} over the second half "
+                                f"({fmt(100 * late_gain / total_gain, 2)}% of the total progress)"
+                                + (f"; the best achievable is {fmt(floor)}" if floor is not None
+                                   else ""),
+                                {"start": start, "end": end, "late_gain": late_gain,
+                                 "late_gain_se": c["late_gain_se"], "from_step": half + 1},
+                                REMEDIES["plateau"]))
     if not findings:
-        how = (f"within {fmt(100 * (q4 - floor) / abs(floor), 2)}% of the floor {fmt(floor)}"
-               if near_floor and flat else f"still {fmt(late_gain, 2)} lower in the last quarter")
+        how = (f"within {fmt(100 * (end - floor) / abs(floor), 2)}% of the floor {fmt(floor)}"
+               if near_floor and flat else f"still improving by {fmt(late_gain, 2)} over the "
+               f"second half")
         val_note = f"; validation ended at {fmt(val[-1])}" if val else ""
         findings.append(Finding("healthy", f"the loss fell from {fmt(start)} to {fmt(end)}, "
-                                   f"{how}{val_note}", {"start": start, "end": end},
-                                   REMEDIES["healthy"]))
+                                f"{how}{val_note}", {"start": start, "end": end},
+                                REMEDIES["healthy"]))
     return sorted(findings, key=lambda f: CODES.index(f.code))
 
 
-def _validation_findings(train: list[float], level: torch.Tensor, val: list[float],
-                         steps: list[int], th: Thresholds) -> list[Finding]:
+def _fitted_gain(values: list[float]) -> tuple[float, float]:
+    """How much a least-squares line through `values` falls from their first to last point,
+    and the standard error of that amount (from the scatter around the line)."""
+    y = torch.tensor(values, dtype=torch.float64)
+    x = torch.arange(len(y), dtype=torch.float64)
+    x -= x.mean()
+    sxx = float((x * x).sum())
+    slope = float((x * (y - y.mean())).sum()) / sxx
+    resid = y - y.mean() - slope * x
+    slope_se = math.sqrt(float((resid * resid).sum()) / max(len(y) - 2, 1) / sxx)
+    return -slope * (len(y) - 1), slope_se * (len(y) - 1)
+
+
+def _validation_findings(level: torch.Tensor, val: list[float], steps: list[int],
+                         th: Thresholds) -> list[Finding]:
     findings = []
     finite = [(s, v) for s, v in zip(steps, val, strict=True) if math.isfinite(v)]
     broken = [(s, v) for s, v in zip(steps, val, strict=True) if not math.isfinite(v)]

@@ -31,7 +31,8 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["notebook_paths", "notebook_title", "student_edition", "write_student_edition",
-           "reading_minutes", "build_site", "workshop_table", "write_workshop_table"]
+           "reading_minutes", "workshop_slot", "build_site", "workshop_table",
+           "write_workshop_table"]
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -202,20 +203,36 @@ def _exercise_count(nb: nbformat.NotebookNode) -> int:
     return sum(SOLUTION_TAG in _tags(c) for c in nb.cells)
 
 
+MINUTES_PER_EXERCISE = 5
+
+
+def workshop_slot(nb: nbformat.NotebookNode) -> int:
+    """Minutes to plan for a notebook in a workshop: reading, 5 a exercise and the run time,
+    rounded up to 5 minutes.
+
+    >>> workshop_slot(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("word " * 360)]))
+    5
+    """
+    seconds = nb.metadata.get("forge", {}).get("run_time_s") or 0
+    minutes = reading_minutes(nb) + MINUTES_PER_EXERCISE * _exercise_count(nb) + seconds / 60
+    return 5 * math.ceil(minutes / 5)
+
+
 def workshop_table(notebooks: list[Path] | None = None) -> str:
     """WORKSHOP.md's table: run time (measured, from the notebook's metadata), reading time
-    (estimated by reading_minutes) and exercise count of every notebook, in reading order.
+    (estimated by reading_minutes), exercises and the slot to plan (workshop_slot).
 
     >>> workshop_table().splitlines()[0]
-    '| # | notebook | run time | reading time | exercises |'
+    '| # | notebook | run time | reading time | exercises | slot |'
     """
-    rows = ["| # | notebook | run time | reading time | exercises |", "|---|---|---|---|---|"]
+    rows = ["| # | notebook | run time | reading time | exercises | slot |",
+            "|---|---|---|---|---|---|"]
     for path in notebook_paths() if notebooks is None else notebooks:
         nb = nbformat.read(path, as_version=4)
         seconds = nb.metadata.get("forge", {}).get("run_time_s")
         run = f"{seconds:.0f} s" if seconds is not None else "not measured"
         rows.append(f"| {path.name[:2]} | [{notebook_title(nb)}](notebooks/{path.name}) | {run} | "
-                    f"{reading_minutes(nb)} min | {_exercise_count(nb)} |")
+                    f"{reading_minutes(nb)} min | {_exercise_count(nb)} | {workshop_slot(nb)} min |")
     return "\n".join(rows)
 
 

@@ -22,6 +22,7 @@ from forge_lib import _checks
 __all__ = [
     "nll_sum_and_count", "perplexity", "shift_for_causal_lm", "ppl_from_loss", "exp_limit",
     "bits_per_token", "bits_per_byte", "Perplexity",
+    "token_accuracy",
 ]
 
 # How many logits one chunk may hold. The log-sum-exp needs a temporary as large as its input;
@@ -211,3 +212,41 @@ class Perplexity(Metric):
             raise ValueError("Perplexity.compute: no tokens were counted (no update, or every "
                              "target equalled ignore_index). Nothing to average.")
         return torch.tensor(ppl_from_loss(self.nll_sum.item() / count), dtype=torch.float64)
+
+
+def token_accuracy(
+    logits: torch.Tensor, target: torch.Tensor, *, ignore_index: int | None = None,
+    top_k: int = 1,
+) -> float:
+    """Fraction of counted targets found among the `top_k` highest logits of their row.
+
+    logits (B, T, V) or (N, V), target (B, T) or (N,), shifted already for a causal LM; targets
+    equal to `ignore_index` are not counted. Ties are broken by torch.topk's (deterministic,
+    unspecified) order, so even a constant row "predicts" some token: accuracy has no notion of
+    confidence. That is its limitation: a wrong guess costs the same whether the model gave the
+    right token 49% or 0.001%, which cross-entropy (fl.perplexity) does see.
+
+    >>> logits = torch.tensor([[3.0, 1.0, 0.0], [0.0, 2.0, 1.0]])
+    >>> token_accuracy(logits, torch.tensor([0, 2])), token_accuracy(logits, torch.tensor([0, 2]), top_k=2)
+    (0.5, 1.0)
+    """
+    flat_logits, flat_target = _checks.logits_and_target(logits, target, ignore_index)  # (N, V), (N,)
+    k = _checks.positive_int(top_k, "top_k")
+    if k > flat_logits.shape[1]:
+        raise ValueError(f"top_k: expected at most the vocabulary size {flat_logits.shape[1]}, "
+                         f"got {k}.")
+    if ignore_index is not None:
+        keep = flat_target != ignore_index
+        flat_logits, flat_target = flat_logits[keep], flat_target[keep]
+    n_tokens = flat_target.numel()
+    if n_tokens == 0:
+        raise ValueError(f"token_accuracy: no tokens to score, every target equals ignore_index="
+                         f"{ignore_index} (an all-padding batch?).")
+    correct = 0
+    rows = max(1, _CHUNK_ELEMENTS // flat_logits.shape[1])
+    for start in range(0, n_tokens, rows):
+        chunk = flat_logits[start:start + rows]
+        _checks.all_finite(chunk, "logits")
+        top = chunk.topk(k, dim=1).indices  # (rows, k)
+        correct += int((top == flat_target[start:start + rows, None]).any(dim=1).sum())
+    return correct / n_tokens

@@ -184,11 +184,14 @@ def _train_data(config: TrainConfig) -> tuple | torch.Tensor:
     return sentences if config.packed is None else token_stream(sentences)
 
 
-def _sample_batch(config: TrainConfig, data, generator: torch.Generator) -> torch.Tensor:
-    """Input ids (B, T) with padding labelled -100; the same generator state gives the same batch."""
+def _sample_batch(config: TrainConfig, data, generator: torch.Generator,
+                  block_size: int) -> torch.Tensor:
+    """Input ids (B, T) with padding labelled -100; the same generator state gives the same batch.
+
+    Sentences longer than the model's context are cut to its first block_size tokens."""
     if config.packed is None:
         index = torch.randint(len(data), (config.batch_size,), generator=generator)
-        return collate([list(data[i]) for i in index.tolist()])["labels"]
+        return collate([list(data[i]) for i in index.tolist()], max_len=block_size)["labels"]
     window = config.packed
     if len(data) <= window:
         raise ValueError(f"packed: the training stream has {len(data)} tokens, fewer than one "
@@ -255,7 +258,8 @@ def evaluate_loss(model: TinyCausalLM, config: TrainConfig, *, batch_size: int =
     model.eval()
     sentences = _sentences("val", config.n_val)
     if config.packed is None:
-        rows = [collate([list(s) for s in sentences[i:i + batch_size]])["labels"]
+        rows = [collate([list(s) for s in sentences[i:i + batch_size]],
+                        max_len=model.config.block_size)["labels"]
                 for i in range(0, len(sentences), batch_size)]
     else:
         stream = token_stream(sentences)
@@ -297,7 +301,8 @@ def run_training(
         bar = tqdm(total=until, initial=state.step, desc=desc, mininterval=0.5)
     history = state.history
     while state.step < until:
-        loss, norm, lr = train_step(state, _sample_batch(config, data, state.generator))
+        batch = _sample_batch(config, data, state.generator, state.model.config.block_size)
+        loss, norm, lr = train_step(state, batch)
         record = {"step": state.step, "train_loss": loss, "grad_norm": norm, "lr": lr}
         for key in ("step", "train_loss", "grad_norm", "lr"):
             history[key].append(record[key])

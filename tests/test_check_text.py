@@ -25,7 +25,7 @@ def passes(capsys, checker, fn) -> bool:
 def fails_with(capsys, checker, fn, hint: str) -> None:
     ok = checker(fn)
     out = capsys.readouterr().out
-    assert ok is False and out.startswith("Not yet: "), out
+    assert not ok and out.startswith("Not yet: "), out
     assert hint in out, f"expected a hint containing {hint!r}, got {out!r}"
 
 
@@ -217,3 +217,6 @@ def test_safe_perplexity(capsys):
     fails_with(capsys, check.safe_perplexity,
                lambda loss: math.inf if loss >= 100 else math.exp(loss), "limit is about 709.78")
     fails_with(capsys, check.safe_perplexity, math.exp, "raised OverflowError")
+    # The source's own guard: fine at 100 exactly, wrong from just above it.
+    fails_with(capsys, check.safe_perplexity,
+               lambda loss: math.inf if loss > 100 else math.exp(loss), "limit is about 709.78")

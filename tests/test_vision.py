@@ -293,3 +293,17 @@ def test_checker_bits_per_dim(capsys):
     assert checks.bits_per_dim(lambda s, n: s / n / math.log(2))
     assert not checks.bits_per_dim(lambda s, n: s / n)
     assert "ln 2" in capsys.readouterr().out
+
+
+def test_checker_causal_token_accuracy(capsys):
+    def right(logits, labels):
+        logits, labels = logits[:, :-1], labels[:, 1:]
+        keep = labels != -100
+        return ((logits.argmax(-1) == labels) & keep).sum().item() / keep.sum().item()
+
+    def unmasked(logits, labels):
+        return (logits[:, :-1].argmax(-1) == labels[:, 1:]).float().mean().item()
+
+    assert checks.causal_token_accuracy(right)
+    assert not checks.causal_token_accuracy(unmasked)
+    assert "denominator" in capsys.readouterr().out

@@ -11,4 +11,5 @@ from forge_lib.check.numerics import *  # noqa: F403
 from forge_lib.check.profiling import *  # noqa: F403
 from forge_lib.check.reduction import *  # noqa: F403
 from forge_lib.check.text import *  # noqa: F403
+from forge_lib.check.training import *  # noqa: F403
 from forge_lib.check.vision import *  # noqa: F403

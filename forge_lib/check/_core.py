@@ -6,10 +6,31 @@ import math
 from collections.abc import Callable
 
 
-def verdict(ok: bool, message: str) -> bool:
-    """Print a one-line verdict for the learner and return `ok` (so tests can assert on it)."""
-    print(("Correct: " if ok else "Not yet: ") + message)
-    return ok
+class Verdict:
+    """A checker's answer: truthy when correct; `message` holds the line printed to the learner.
+
+    It displays nothing in a notebook (the line is already printed), so a self-check cell shows
+    the verdict alone, without a trailing `True`.
+    """
+
+    def __init__(self, ok: bool, message: str) -> None:
+        self.ok, self.message = ok, message
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return f"Verdict(ok={self.ok}, message={self.message!r})"
+
+    def _ipython_display_(self) -> None:
+        pass  # already printed by verdict(); showing the repr again would only add noise
+
+
+def verdict(ok: bool, message: str) -> Verdict:
+    """Print a one-line verdict for the learner and return it (truthy when correct, for tests)."""
+    line = ("Correct: " if ok else "Not yet: ") + message
+    print(line)
+    return Verdict(ok, line)
 
 
 def close(a: object, b: float, rel: float = 1e-4) -> bool:

@@ -5,8 +5,9 @@
     fl.check.weighted_mean_loss(my_fn)     # 04: cross-entropy's mean with class weights
     fl.check.accumulated_loss(my_fn)       # 04: gradient accumulation over uneven micro-batches
 
-Each prints "Correct: ..." or "Not yet: ... Hint: ..." and returns True or False. Expected
-values come from float64 arithmetic written out here, not from the functions the learner uses.
+Each prints "Correct: ..." or "Not yet: ... Hint: ..." and returns a Verdict, truthy when the
+answer is right (it displays nothing more in a notebook). Expected values come from float64
+arithmetic written out here, not from the functions the learner uses.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-from forge_lib.check._core import call, close, run_cases, verdict
+from forge_lib.check._core import Verdict, call, close, run_cases, verdict
 
 __all__ = ["counted_targets", "accumulated_mean_loss", "weighted_mean_loss", "accumulated_loss"]
 
@@ -25,11 +26,11 @@ def _token_nll64(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -logits.double().log_softmax(dim=-1).gather(1, target[:, None]).squeeze(1)
 
 
-def counted_targets(fn: Callable[[torch.Tensor], int]) -> bool:
+def counted_targets(fn: Callable[[torch.Tensor], int]) -> Verdict:
     """fn(attention_mask (B, T), 1 = real token, right padding) -> number of targets that a
     causal LM's shifted loss scores when padding is ignored.
 
-    >>> counted_targets(lambda mask: int(mask[:, 1:].sum()))
+    >>> bool(counted_targets(lambda mask: int(mask[:, 1:].sum())))
     Correct: all 3 hidden cases pass.
     True
     """
@@ -68,15 +69,15 @@ def _batches(shapes_and_real: list[tuple[int, int, int]], ignore_index: int, see
     return out
 
 
-def accumulated_mean_loss(fn: Callable[[list[float], list[torch.Tensor], int], float]) -> bool:
+def accumulated_mean_loss(fn: Callable[[list[float], list[torch.Tensor], int], float]) -> Verdict:
     """fn(batch_mean_losses, batch_targets, ignore_index) -> mean loss per counted token.
 
     Each batch's mean loss was computed with ignore_index, so it is a mean over that batch's
     counted targets; batch_targets are the (B, T) targets the loss saw, padding included.
 
-    >>> accumulated_mean_loss(lambda means, targets, ig: sum(
+    >>> bool(accumulated_mean_loss(lambda means, targets, ig: sum(
     ...     m * int((t != ig).sum()) for m, t in zip(means, targets))
-    ...     / sum(int((t != ig).sum()) for t in targets))
+    ...     / sum(int((t != ig).sum()) for t in targets)))
     Correct: all 3 hidden cases pass.
     True
     """
@@ -120,12 +121,13 @@ def _weighted_case(seed: int, n: int, vocab: int, n_ignored: int, ignore_index: 
 
 def weighted_mean_loss(
     fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], float]
-) -> bool:
+) -> Verdict:
     """fn(logits (N, V), target (N,), weight (V,), ignore_index) -> what
     F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index) returns (mean).
 
     >>> import torch.nn.functional as F
-    >>> weighted_mean_loss(lambda lg, t, w, ig: F.cross_entropy(lg, t, weight=w, ignore_index=ig))
+    >>> bool(weighted_mean_loss(lambda lg, t, w, ig: F.cross_entropy(lg, t, weight=w,
+    ...                                                               ignore_index=ig)))
     Correct: all 3 hidden cases pass.
     True
     """
@@ -159,7 +161,7 @@ def weighted_mean_loss(
 
 def accumulated_loss(
     fn: Callable[[list[torch.Tensor], list[torch.Tensor], int], torch.Tensor]
-) -> bool:
+) -> Verdict:
     """fn(micro_logits [(n_i, V)], micro_targets [(n_i,)], ignore_index) -> a 0-dim loss tensor
     whose value and gradient equal those of the token-mean loss over all micro-batches at once.
 
@@ -168,7 +170,7 @@ def accumulated_loss(
     ...     total = sum(int((t != ig).sum()) for t in targets)
     ...     return sum(F.cross_entropy(lg, t, ignore_index=ig, reduction="sum") / total
     ...                for lg, t in zip(logits, targets))
-    >>> accumulated_loss(good)
+    >>> bool(accumulated_loss(good))
     Correct: all 3 hidden cases pass.
     True
     """

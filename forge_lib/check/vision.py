@@ -10,7 +10,7 @@ import torch
 from forge_lib.check._core import call, close, run_cases, verdict
 
 __all__ = ["psnr_from_mse", "frechet_1d", "trace_sqrt_product", "consecutive_cosine",
-           "pixel_flow_to_grid", "bits_per_dim"]
+           "pixel_flow_to_grid", "bits_per_dim", "causal_token_accuracy"]
 
 
 def psnr_from_mse(fn: Callable[[float, float], float]) -> bool:
@@ -158,3 +158,33 @@ def bits_per_dim(fn: Callable[[float, int], float]) -> bool:
         return None
 
     return run_cases("bits_per_dim", fn, cases, mistakes)
+
+
+def causal_token_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> bool:
+    """fn(logits (B, T, V), labels (B, T) with -100 at padding) -> next-token top-1 accuracy."""
+    def acc(logits, labels, shift=True, ignore=True):
+        if shift:
+            logits, labels = logits[:, :-1], labels[:, 1:]
+        hit = logits.argmax(-1) == labels
+        keep = labels != -100 if ignore else torch.ones_like(hit)
+        return (hit & keep).sum().item() / keep.sum().item()
+
+    cases = []
+    for seed, pad in [(0, 2), (1, 4)]:
+        gen = torch.Generator().manual_seed(seed)
+        labels = torch.randint(0, 5, (3, 9), generator=gen)
+        logits = torch.randn(3, 9, 5, generator=gen)
+        logits[:, :-1].scatter_add_(2, labels[:, 1:, None], 2.5 * torch.ones(3, 8, 1))  # ~most right
+        labels[:, -pad:] = -100
+        cases.append((f"a (3, 9, 5) batch with {pad} padded positions per row", (logits, labels),
+                      acc(logits, labels)))
+
+    def mistakes(args, got):
+        logits, labels = args
+        if close(got, acc(logits, labels, shift=False)):
+            return "logits[:, t] predicts labels[:, t + 1]: shift before comparing."
+        if close(got, acc(logits, labels, ignore=False)):
+            return "padded positions (-100) must count neither as right nor in the denominator."
+        return None
+
+    return run_cases("causal_token_accuracy", fn, cases, mistakes)

@@ -1,0 +1,289 @@
+"""Keep the best model of a run, safely: `fl.BestCheckpoint`.
+
+    best = fl.BestCheckpoint("best.pt", mode="min")       # lower is better (loss, perplexity)
+    ...after each evaluation:
+    best.update(val_loss, step=step, model=model, optimizer=opt, scheduler=sched,
+                generator=batch_generator, extra={"history": history})
+    ...after a crash, in a fresh process:
+    info = best.restore(model=model, optimizer=opt, scheduler=sched, generator=batch_generator)
+    info["step"], info["metric"], info["extra"]
+
+What it does beyond `torch.save(model.state_dict(), "best.pt")`:
+- saves only on improvement, and keeps everything needed to continue the run exactly: model,
+  optimizer, scheduler, the metric, the step, and every random number generator's state (torch,
+  Python, NumPy, the batch generator), so resuming on CPU gives bit-identical training;
+- writes atomically: to a temporary file in the same folder, flushed to disk, then moved over
+  the old file with os.replace, which is atomic on POSIX and Windows. A crash mid-write leaves
+  the previous best intact (and, at worst, a stray `.best.pt.tmp-*` file);
+- loads with torch.load(weights_only=True), which refuses anything but tensors and plain Python
+  values, and turns a truncated, foreign or mismatched file into a ValueError that says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import random
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import torch
+
+__all__ = ["BestCheckpoint", "atomic_save", "load_best_checkpoint", "is_improvement",
+           "capture_rng_state", "restore_rng_state", "simulated_crash", "SimulatedCrash"]
+
+_FORMAT = "forge_lib.best_checkpoint/1"
+
+
+def is_improvement(metric: float, best: float | None, *, mode: str = "min",
+                   min_delta: float = 0.0) -> bool:
+    """True when `metric` beats `best` by more than `min_delta` (None: nothing saved yet).
+
+    NaN is never an improvement: a broken evaluation must not overwrite a good model.
+
+    >>> is_improvement(2.5, 3.0), is_improvement(2.5, 3.0, mode="max"), is_improvement(1.0, None)
+    (True, False, True)
+    """
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode: expected 'min' (lower is better: loss, perplexity) or 'max' "
+                         f"(higher is better: accuracy), got {mode!r}.")
+    metric = _number(metric, "metric")
+    if math.isnan(metric):
+        return False
+    if best is None:
+        return True
+    return metric < best - min_delta if mode == "min" else metric > best + min_delta
+
+
+def _number(x: object, name: str) -> float:
+    if isinstance(x, torch.Tensor):
+        if x.numel() != 1:
+            raise ValueError(f"{name}: expected a single number, got a tensor of shape "
+                             f"{tuple(x.shape)}.")
+        return float(x.item())
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"{name}: expected a number (float, int or 0-dim tensor), got "
+                        f"{type(x).__name__}.")
+    return float(x)
+
+
+def capture_rng_state(generator: torch.Generator | None = None) -> dict:
+    """Every random state a CPU training loop may draw from, as tensors and plain values.
+
+    >>> state = capture_rng_state()
+    >>> a = torch.rand(2); restore_rng_state(state); torch.equal(a, torch.rand(2))
+    True
+    """
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": None,
+             "generator": generator.get_state() if generator is not None else None,
+             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+    try:
+        import numpy as np
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        # An ndarray would need allow-listing under weights_only=True; a tensor does not.
+        state["numpy"] = (kind, torch.from_numpy(keys.astype("int64")), pos, has_gauss, cached)
+    except ImportError:  # NumPy is optional here
+        pass
+    return state
+
+
+def restore_rng_state(state: dict, generator: torch.Generator | None = None) -> None:
+    """Put back the random states saved by capture_rng_state (and the batch generator's)."""
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if state.get("numpy") is not None:
+        import numpy as np
+        kind, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, cached))
+    if generator is not None:
+        if state.get("generator") is None:
+            raise ValueError("restore_rng_state: a generator was passed, but the checkpoint "
+                             "holds no generator state (it was saved without one).")
+        generator.set_state(state["generator"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def atomic_save(obj: object, path: str | Path) -> None:
+    """torch.save `obj` to `path` so that a crash leaves either the old file or the new one.
+
+    Writes a temporary file in the same folder (os.replace is atomic only within one file
+    system), flushes and fsyncs it, then renames it over `path`.
+
+    >>> folder = tempfile.mkdtemp()
+    >>> atomic_save({"x": torch.ones(2)}, Path(folder) / "a.pt")
+    >>> torch.load(Path(folder) / "a.pt", weights_only=True)["x"].tolist()
+    [1.0, 1.0]
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
+        os.replace(tmp, path)
+    except BaseException:  # including KeyboardInterrupt: never leave a half file behind
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX only)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def load_best_checkpoint(path: str | Path) -> dict:
+    """Read and check a file written by BestCheckpoint; raises a ValueError that says what is wrong.
+
+    Returns the saved dict: format, mode, metric, step, model, optimizer, scheduler, rng, extra.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_best_checkpoint: no checkpoint at {path.name!r}.")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, text file, pickle of custom classes, ...
+        raise ValueError(
+            f"load_best_checkpoint: {path.name!r} ({path.stat().st_size:,} bytes) is not a "
+            f"complete checkpoint. It may be truncated (a crash during a non-atomic save), not "
+            f"written by torch.save, or hold objects that weights_only=True refuses. "
+            f"torch.load said: {str(exc).splitlines()[0][:200]}") from exc
+    if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
+        found = blob.get("format", "no 'format' key") if isinstance(blob, dict) else \
+            type(blob).__name__
+        hint = (" It looks like a bare state_dict: load it with "
+                "model.load_state_dict(torch.load(path, weights_only=True)).")
+        raise ValueError(f"load_best_checkpoint: {path.name!r} is not a fl.BestCheckpoint file "
+                         f"(expected format {_FORMAT!r}, found {found!r})."
+                         + (hint if isinstance(blob, dict) and "format" not in blob else ""))
+    return blob
+
+
+class BestCheckpoint:
+    """Save the training state whenever the metric improves; restore it to resume.
+
+    path: the file (its folder must exist). mode: "min" or "max". min_delta: how much better a
+    metric must be to count. An existing valid file at `path` is taken as the best so far, so a
+    restarted run does not overwrite a better model with a worse one.
+
+    >>> folder = tempfile.mkdtemp()
+    >>> best = BestCheckpoint(Path(folder) / "best.pt", mode="min")
+    >>> model = torch.nn.Linear(2, 1)
+    >>> [best.update(m, step=s, model=model) for s, m in [(1, 3.0), (2, 2.0), (3, 2.5)]]
+    [True, True, False]
+    >>> best.best, best.best_step
+    (2.0, 2)
+    """
+
+    def __init__(self, path: str | Path, mode: str = "min", *, min_delta: float = 0.0) -> None:
+        is_improvement(0.0, None, mode=mode)  # validates mode
+        self.path = Path(path)
+        self.mode = mode
+        self.min_delta = _number(min_delta, "min_delta")
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(f"BestCheckpoint: the folder for {self.path.name!r} does not "
+                                    f"exist; create it first (Path.mkdir(parents=True)).")
+        self.best: float | None = None
+        self.best_step: int | None = None
+        if self.path.exists():
+            blob = load_best_checkpoint(self.path)
+            if blob["mode"] != mode:
+                raise ValueError(f"BestCheckpoint: {self.path.name!r} was saved with "
+                                 f"mode={blob['mode']!r}, not {mode!r}; use another path.")
+            self.best, self.best_step = blob["metric"], blob["step"]
+
+    def update(self, metric: float, *, step: int, model: torch.nn.Module,
+               optimizer: torch.optim.Optimizer | None = None,
+               scheduler: object | None = None, generator: torch.Generator | None = None,
+               extra: dict | None = None) -> bool:
+        """Offer the latest metric; saves (atomically) and returns True only if it improved."""
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise TypeError(f"step: expected an int >= 0, got {step!r}.")
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}.")
+        metric = _number(metric, "metric")
+        if not is_improvement(metric, self.best, mode=self.mode, min_delta=self.min_delta):
+            return False
+        atomic_save({
+            "format": _FORMAT, "mode": self.mode, "metric": metric, "step": step,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict() if optimizer is not None else None,
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "rng": capture_rng_state(generator),
+            "extra": extra,
+        }, self.path)
+        self.best, self.best_step = metric, step  # only after the file is safely in place
+        return True
+
+    def restore(self, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                scheduler: object | None = None, generator: torch.Generator | None = None,
+                rng: bool = True) -> dict:
+        """Load the best state into the given objects; returns {"step", "metric", "extra"}.
+
+        rng=True also restores the global torch, Python and NumPy random states, which a
+        bit-identical resume needs (dropout, shuffling).
+        """
+        blob = load_best_checkpoint(self.path)
+        try:
+            model.load_state_dict(blob["model"])
+        except RuntimeError as exc:
+            raise ValueError(f"BestCheckpoint.restore: the saved weights do not fit this model "
+                             f"(different architecture?): {str(exc).splitlines()[0]}") from exc
+        for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
+            if obj is None:
+                continue
+            if blob[name] is None:
+                raise ValueError(f"BestCheckpoint.restore: a {name} was passed, but the "
+                                 f"checkpoint was saved without one.")
+            obj.load_state_dict(blob[name])
+        if rng:
+            restore_rng_state(blob["rng"], generator)
+        self.best, self.best_step = blob["metric"], blob["step"]
+        return {"step": blob["step"], "metric": blob["metric"], "extra": blob["extra"]}
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by simulated_crash() in place of the power cut it stands for."""
+
+
+@contextlib.contextmanager
+def simulated_crash(fraction: float = 0.5) -> Iterator[None]:
+    """Make every torch.save inside the block write only `fraction` of its bytes, then raise
+    SimulatedCrash: what a killed process or a full disk leaves behind. For demonstrations
+    and tests of what survives a crash during a save.
+
+    >>> folder = tempfile.mkdtemp()
+    >>> with simulated_crash(0.5):
+    ...     try:
+    ...         torch.save({"x": torch.ones(1000)}, Path(folder) / "naive.pt")
+    ...     except SimulatedCrash:
+    ...         pass
+    >>> 0 < (Path(folder) / "naive.pt").stat().st_size < 4000
+    True
+    """
+    if not 0 <= fraction < 1:
+        raise ValueError(f"fraction: expected a number in [0, 1), got {fraction!r}.")
+    real_save = torch.save
+
+    def crashing_save(obj, f, *args, **kwargs):
+        buffer = io.BytesIO()
+        real_save(obj, buffer, *args, **kwargs)
+        data = buffer.getvalue()[:int(len(buffer.getvalue()) * fraction)]
+        if isinstance(f, (str, os.PathLike)):
+            with open(f, "wb") as out:
+                out.write(data)
+        else:
+            f.write(data)
+            f.flush()
+        raise SimulatedCrash(f"simulated crash after writing {len(data):,} bytes")
+
+    with mock.patch.object(torch, "save", crashing_save):
+        yield

@@ -1,0 +1,127 @@
+"""Perplexity of a text longer than the model's context: sliding windows, each token counted once.
+
+A model with a context of C tokens cannot read a 40,000-token text at once. Cut the text into
+windows of C tokens that start every `stride` tokens; each window scores only the targets that
+no earlier window scored, so every token from the second to the last is predicted exactly once.
+
+    ppl = fl.sliding_window_perplexity(model, ids, context=128, stride=64)   # ids: (N,) long
+    fl.window_spans(len(ids), context=128, stride=64)   # the plan: (begin, end, n_scored) each
+
+stride = context: non-overlapping windows, cheapest; the first targets of each window see
+almost no context. stride = 1: every target (after the first window) sees the full C tokens,
+the best the model can do, at about C times the cost. In between, each scored target sees at
+least C - stride + 1 tokens of context.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from forge_lib import _checks
+from forge_lib.text import nll_sum_and_count, ppl_from_loss
+
+__all__ = ["window_spans", "sliding_window_nll", "sliding_window_perplexity"]
+
+
+def _int_arg(x: object, name: str) -> int:
+    return _checks.positive_int(x, name)
+
+
+def window_spans(n_tokens: int, *, context: int, stride: int) -> list[tuple[int, int, int]]:
+    """The windows for a text of `n_tokens` ids: (begin, end, n_scored) per window.
+
+    The model reads ids[begin:end] (at most `context` of them); its logits at position j predict
+    ids[begin + j + 1], and only the last `n_scored` of those predictions are counted. The
+    n_scored add up to n_tokens - 1: the first id has nothing before it to predict it from.
+
+    >>> window_spans(10, context=4, stride=2)
+    [(0, 4, 4), (2, 6, 2), (4, 8, 2), (6, 9, 1)]
+    """
+    n_tokens, context, stride = (_int_arg(n_tokens, "n_tokens"), _int_arg(context, "context"),
+                                 _int_arg(stride, "stride"))
+    if stride > context:
+        raise ValueError(f"stride: expected at most context ({context}), got {stride}; a larger "
+                         f"stride would skip {stride - context} tokens between windows.")
+    if n_tokens < 2:
+        raise ValueError(f"n_tokens: expected at least 2 ids (one to read, one to predict), got "
+                         f"{n_tokens}.")
+    spans, last_scored, begin = [], 0, 0  # last_scored: the highest target position counted
+    while last_scored < n_tokens - 1:
+        last = min(begin + context, n_tokens - 1)  # the last target this window predicts
+        spans.append((begin, last, last - last_scored))
+        last_scored = last
+        begin += stride
+    return spans
+
+
+def _token_ids(token_ids: object) -> torch.Tensor:
+    if isinstance(token_ids, (list, tuple)):
+        token_ids = torch.tensor(token_ids, dtype=torch.long)
+    ids = _checks.integer_tensor(token_ids, "token_ids")
+    if ids.ndim != 1:
+        raise ValueError(f"token_ids: expected one long 1-D stream of ids (N,), got shape "
+                         f"{tuple(ids.shape)}. Concatenate the sequences first "
+                         f"(torch.cat or fl.token_stream).")
+    return ids
+
+
+@torch.no_grad()
+def sliding_window_nll(
+    model: torch.nn.Module, token_ids: torch.Tensor, *, context: int, stride: int,
+    ignore_index: int | None = None, batch_size: int = 32,
+) -> tuple[torch.Tensor, int]:
+    """Summed NLL (float64, nats) and count over every target of the stream; see window_spans.
+
+    model(input_ids (B, T)) must return logits (B, T, V). Windows of equal length are batched.
+    Targets equal to `ignore_index` are read as context but not scored (e.g. the <bos> after
+    each <eos> of a concatenated stream, which a per-sentence evaluation never predicts).
+    """
+    ids = _token_ids(token_ids)
+    batch_size = _int_arg(batch_size, "batch_size")
+    block = getattr(getattr(model, "config", None), "block_size", None)
+    if block is not None and isinstance(context, int) and context > block:
+        raise ValueError(f"context: the model reads at most {block} tokens, got context="
+                         f"{context}. Pass context <= {block}.")
+    spans = window_spans(len(ids), context=context, stride=stride)
+    module = model if isinstance(model, torch.nn.Module) else None
+    was_training = module is not None and module.training
+    if module is not None:
+        module.eval()
+    total, count = torch.zeros((), dtype=torch.float64), 0
+    # Group windows by length: all but the last one or two are exactly `context` long.
+    by_length: dict[int, list[tuple[int, int, int]]] = {}
+    for span in spans:
+        by_length.setdefault(span[1] - span[0], []).append(span)
+    for length, group in by_length.items():
+        for i in range(0, len(group), batch_size):
+            chunk = group[i:i + batch_size]
+            begins = torch.tensor([b for b, _, _ in chunk])[:, None] + torch.arange(length)
+            inputs, labels = ids[begins], ids[begins + 1]  # (B, L), (B, L): labels aligned
+            scored = torch.arange(length) >= torch.tensor([length - n for _, _, n in chunk])[:, None]
+            if ignore_index is not None:
+                scored &= labels != ignore_index
+            labels = labels.masked_fill(~scored, -100)  # targets an earlier window counted
+            nll, n = nll_sum_and_count(model(inputs), labels, ignore_index=-100)
+            total += nll
+            count += n
+    if module is not None:
+        module.train(was_training)
+    return total, count
+
+
+def sliding_window_perplexity(
+    model: torch.nn.Module, token_ids: torch.Tensor, *, context: int, stride: int,
+    ignore_index: int | None = None, batch_size: int = 32,
+) -> float:
+    """Perplexity of one long stream of ids under a fixed-context model, each target once.
+
+    >>> model = lambda x: torch.zeros(*x.shape, 7)          # uniform over 7 tokens
+    >>> round(sliding_window_perplexity(model, torch.arange(50) % 7, context=8, stride=3), 4)
+    7.0
+    """
+    nll, count = sliding_window_nll(model, token_ids, context=context, stride=stride,
+                                    ignore_index=ignore_index, batch_size=batch_size)
+    if count == 0:
+        raise ValueError(f"sliding_window_perplexity: no targets to score (every target equals "
+                         f"ignore_index={ignore_index}).")
+    return ppl_from_loss(nll.item() / count)
