@@ -53,13 +53,16 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_ff), nn.GELU(),
                                  nn.Linear(cfg.d_ff, cfg.d_model))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).split(d, dim=2)
         q, k, v = (z.view(b, t, self.n_head, d // self.n_head).transpose(1, 2) for z in (q, k, v))
         # Causal: position i attends to 0..i only. With right padding this alone keeps padding
-        # from changing any real token's logits, so no attention mask is needed.
-        att = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, D/H)
+        # from changing any real token's logits, so the attention mask is optional.
+        if allowed is None:
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, D/H)
+        else:
+            att = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         x = x + self.proj(att.transpose(1, 2).reshape(b, t, d))
         return x + self.mlp(self.norm2(x))
 
@@ -77,8 +80,15 @@ class TinyCausalLM(nn.Module):
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.lm_head.weight = self.tok_emb.weight
 
-    def hidden_states(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """Final normalised hidden states, (B, T, d_model); logits are these times lm_head.weight.T."""
+    def hidden_states(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Final normalised hidden states, (B, T, d_model); logits are these times lm_head.weight.T.
+
+        attention_mask (B, T) of 1 (real) and 0 (padding), optional: keys that are padding are
+        hidden from every query, on top of the causal mask. With right padding it changes only
+        the outputs at padded positions (notebook 03 measures this).
+        """
         input_ids = _checks.integer_tensor(input_ids, "input_ids")
         if input_ids.ndim != 2:
             raise ValueError(f"input_ids: expected shape (B, T), got {tuple(input_ids.shape)}.")
@@ -89,13 +99,22 @@ class TinyCausalLM(nn.Module):
         if bool(((input_ids < 0) | (input_ids >= self.config.vocab_size)).any()):
             raise ValueError(f"input_ids: expected ids in [0, {self.config.vocab_size}), got "
                              f"min {int(input_ids.min())}, max {int(input_ids.max())}.")
+        allowed = None
+        if attention_mask is not None:
+            if tuple(attention_mask.shape) != (b, t):
+                raise ValueError(f"attention_mask: expected shape {(b, t)} like input_ids, got "
+                                 f"{tuple(attention_mask.shape)}.")
+            causal = torch.ones(t, t, dtype=torch.bool, device=input_ids.device).tril()  # (T, T)
+            allowed = causal & attention_mask.bool()[:, None, None, :]  # (B, 1, T, T)
         x = self.tok_emb(input_ids) + self.pos_emb(torch.arange(t, device=input_ids.device))
         for block in self.blocks:
-            x = block(x)
+            x = block(x, allowed)
         return self.norm(x)  # (B, T, D)
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.lm_head(self.hidden_states(input_ids))  # (B, T, V)
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.lm_head(self.hidden_states(input_ids, attention_mask))  # (B, T, V)
 
 
 def save_checkpoint(model: TinyCausalLM, path: str | Path, card: dict) -> None:

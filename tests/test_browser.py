@@ -224,6 +224,19 @@ def _wait_for_server(port: int, token: str, proc: subprocess.Popen, timeout: flo
     raise TimeoutError(f"jupyter lab did not answer on 127.0.0.1:{port} within {timeout:g} s")
 
 
+def _wait_for_connected_kernel(port: int, token: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/kernels",
+                                     headers={"Authorization": f"token {token}"})
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(request, timeout=5) as response:  # 127.0.0.1 only
+            kernels = json.loads(response.read())
+        if any(k["execution_state"] == "idle" and k["connections"] > 0 for k in kernels):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"no kernel was idle and connected within {timeout:g} s: {kernels}")
+
+
 def _stop_server(port: int, token: str, proc: subprocess.Popen) -> None:
     if proc.poll() is not None:
         return
@@ -290,7 +303,11 @@ def test_jupyterlab_opens_notebook_01_and_runs_its_first_cells(browser, tmp_path
         page.wait_for_function(f"() => document.querySelectorAll("
                                f"'.jp-NotebookPanel .jp-Notebook .jp-Cell').length == {len(nb.cells)}",
                                timeout=90_000)
-        page.locator(".jp-NotebookPanel [data-status='idle']").first.wait_for(timeout=120_000)
+        # Ready means: the server's kernel is idle with the page connected to it, and the page
+        # says so too. The toolbar's idle dot alone shows before the kernel has connected, and
+        # a Shift+Enter sent then is silently dropped.
+        _wait_for_connected_kernel(port, token)
+        page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for(timeout=120_000)
         cells.first.click()  # select the title cell (command mode)
         page.keyboard.press("Escape")
         active = ("() => [...document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell')]"

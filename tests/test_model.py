@@ -43,6 +43,20 @@ def test_padding_does_not_change_real_logits(model_and_card):
     assert torch.allclose(alone, padded, atol=1e-5)
 
 
+def test_attention_mask_changes_only_padded_positions(model_and_card):
+    model, _ = model_and_card
+    batch = fl.collate(fl.course_split("val")[:8])
+    plain = model(batch["input_ids"])
+    masked = model(batch["input_ids"], attention_mask=batch["attention_mask"])
+    ones = model(batch["input_ids"], attention_mask=torch.ones_like(batch["attention_mask"]))
+    real = batch["attention_mask"].bool()
+    assert torch.allclose(plain, ones, atol=1e-5)
+    assert torch.allclose(plain[real], masked[real], atol=1e-5)
+    assert not torch.allclose(plain[~real], masked[~real], atol=1e-3)
+    with pytest.raises(ValueError, match="attention_mask: expected shape"):
+        model(batch["input_ids"], attention_mask=batch["attention_mask"][:, 1:])
+
+
 def test_model_rejects_bad_input(model_and_card):
     model, _ = model_and_card
     with pytest.raises(TypeError, match="integer"):
