@@ -92,7 +92,9 @@ def chunked_nll_sum_and_count(
     hidden: (B, T, D) or (N, D) final hidden states (already shifted for a causal LM);
     lm_head_weight: (V, D), as nn.Linear stores it (logits = hidden @ weight.T, no bias);
     target: (B, T) or (N,) ids, positions equal to ignore_index skipped before the matmul.
-    Extra memory is about chunk_tokens x V x 4 bytes, whatever B and T are. For evaluation:
+    Extra memory is one chunk's logits, chunk_tokens x V x 4 bytes, plus the temporaries of
+    fl.nll_sum_and_count on them (a few tensors of at most 4M elements), whatever B and T
+    are. For evaluation:
     runs under torch.no_grad() (a graph through every chunk would keep them all alive).
 
     >>> g = torch.Generator().manual_seed(0)
@@ -120,6 +122,8 @@ def chunked_nll_sum_and_count(
                 continue
         logits = h @ weight.T  # (C, V): the only vocabulary-sized tensor that exists
         nll, n = nll_sum_and_count(logits, t)
+        # Free it now: kept until the next matmul returns, two chunks would be alive at once.
+        del logits
         total += nll
         count += n
     return total, count

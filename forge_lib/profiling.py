@@ -44,6 +44,7 @@ import torch
 
 __all__ = ["MemoryTracker", "Timer", "Measurement", "measure", "summarize_times", "rss_mb",
            "peak_rss_mb", "reset_peak_rss", "kernel_peak_supported", "release_free_memory",
+           "fix_mmap_threshold",
            "cuda_available", "MB"]
 
 MB = 1_000_000  # bytes in a megabyte, as the figures here are reported
@@ -135,14 +136,39 @@ def reset_peak_rss() -> bool:
     return True
 
 
-def _load_malloc_trim() -> Callable[[int], int] | None:
+def _load_glibc() -> ctypes.CDLL | None:
     try:
-        return ctypes.CDLL("libc.so.6").malloc_trim  # glibc (Linux) only
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim, libc.mallopt  # noqa: B018 (glibc has both; musl and macOS do not)
+        return libc
     except (OSError, AttributeError):
         return None
 
 
-_malloc_trim = _load_malloc_trim()
+_glibc = _load_glibc()
+_malloc_trim = _glibc.malloc_trim if _glibc is not None else None
+_M_MMAP_THRESHOLD = -3  # mallopt parameter number, from glibc's malloc.h
+
+
+def fix_mmap_threshold(nbytes: int = 1 << 20) -> bool:
+    """Make glibc give every allocation of at least `nbytes` its own mapping, unmapped on free.
+
+    By default glibc raises this threshold as large blocks are freed (up to 32 MB); blocks under
+    it are then carved from the heap and, once freed, often stay there, resident, fragmented
+    between live ones. RSS then counts memory no tensor uses, and a loop of same-sized
+    temporaries can grow RSS chunk after chunk. A fixed threshold (this call; it lasts for the
+    rest of the process) makes RSS follow the live allocations of that size and above, at the
+    cost of a system call and fresh zeroed pages for each of them. Same effect as starting
+    Python with MALLOC_MMAP_THRESHOLD_=nbytes. False where glibc is absent.
+
+    >>> isinstance(fix_mmap_threshold(1 << 20), bool)
+    True
+    """
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or not 0 < nbytes <= 1 << 25:
+        raise ValueError(f"nbytes: expected an int in (0, 32 MB], got {nbytes!r}.")
+    if _glibc is None:
+        return False
+    return bool(_glibc.mallopt(_M_MMAP_THRESHOLD, nbytes))
 
 
 def release_free_memory() -> bool:

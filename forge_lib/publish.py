@@ -427,10 +427,12 @@ def build_site(out_dir: str | Path, notebooks: list[Path] | None = None) -> list
         written.append(target)
         seconds = nb.metadata.get("forge", {}).get("run_time_s")
         run = f"runs in {seconds:.0f} s" if seconds is not None else "run time not measured"
+        n_ex = _exercise_count(nb)
+        exercises = f" &middot; {n_ex} exercise{'s' if n_ex > 1 else ''}" if n_ex else ""
         items.append(f'<li><span class="forge-num">{path.name[:2]}</span>'
                      f'<a href="{pages[i][0]}">{html.escape(pages[i][1])}</a>'
                      f'<div class="forge-meta">{run} &middot; about {reading_minutes(nb)} min to '
-                     f'read &middot; {_exercise_count(nb)} exercises</div>'
+                     f'read{exercises}</div>'
                      f'<div class="forge-learn">{_markdown_html(_learn_paragraph(nb))}</div></li>')
     index = out / "index.html"
     index.write_text(_INDEX.format(items="\n".join(items),

@@ -103,8 +103,8 @@ def _shot(page, name):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
-    publish.build_site(out)
-    return out
+    pages = publish.build_site(out)  # index first, then one page a notebook, in reading order
+    return out, [p.name for p in pages[1:]]
 
 
 def _expected(nb):
@@ -156,6 +156,7 @@ def page_problems(browser, path: Path, title: str, figures: int, math: bool) -> 
 
 
 def test_index_lists_every_notebook_in_order_and_its_links_resolve(browser, site):
+    site, built = site
     page = browser.new_page()
     try:
         page.goto((site / "index.html").as_uri(), wait_until="load")
@@ -165,13 +166,14 @@ def test_index_lists_every_notebook_in_order_and_its_links_resolve(browser, site
         _shot(page, "site_index")
     finally:
         page.close()
-    assert hrefs == [f"{p.stem}.html" for p in NOTEBOOKS]
+    assert hrefs == built and len(built) == len(publish.notebook_paths())
     assert all((site / h).exists() for h in hrefs)
     assert page.forge_log == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_site_page_loads_with_title_figures_and_no_errors(browser, site, path):
+    site, _ = site
     nb = nbformat.read(path, as_version=4)
     figures, math = _expected(nb)
     problems = page_problems(browser, site / f"{path.stem}.html", publish.notebook_title(nb),
@@ -182,6 +184,7 @@ def test_site_page_loads_with_title_figures_and_no_errors(browser, site, path):
 def test_page_check_catches_a_broken_page(browser, site):
     """The checks above can fail: a page with an error output, a figure that does not decode, an
     external script and the wrong count of figures is reported on each count."""
+    site, _ = site
     v4 = nbformat.v4
     bad_png = v4.new_output("display_data", data={"image/png": "bm90IGFuIGltYWdl", "text/plain": ""})
     error = v4.new_output("error", ename="ValueError", evalue="boom", traceback=["ValueError: boom"])
@@ -224,16 +227,16 @@ def _wait_for_server(port: int, token: str, proc: subprocess.Popen, timeout: flo
     raise TimeoutError(f"jupyter lab did not answer on 127.0.0.1:{port} within {timeout:g} s")
 
 
-def _wait_for_connected_kernel(port: int, token: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/kernels",
-                                     headers={"Authorization": f"token {token}"})
+def _wait_for_connected_kernel(page, origin: str, token: str, timeout: float = 120) -> None:
+    # Polled through Playwright, never time.sleep: the route handler that screens every request
+    # runs only while Playwright is called, so a Python-side sleep would stall the page.
+    deadline, kernels = time.monotonic() + timeout, []
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(request, timeout=5) as response:  # 127.0.0.1 only
-            kernels = json.loads(response.read())
+        kernels = page.request.get(f"{origin}/api/kernels",
+                                   headers={"Authorization": f"token {token}"}).json()
         if any(k["execution_state"] == "idle" and k["connections"] > 0 for k in kernels):
             return
-        time.sleep(0.5)
+        page.wait_for_timeout(500)
     raise TimeoutError(f"no kernel was idle and connected within {timeout:g} s: {kernels}")
 
 
@@ -306,7 +309,7 @@ def test_jupyterlab_opens_notebook_01_and_runs_its_first_cells(browser, tmp_path
         # Ready means: the server's kernel is idle with the page connected to it, and the page
         # says so too. The toolbar's idle dot alone shows before the kernel has connected, and
         # a Shift+Enter sent then is silently dropped.
-        _wait_for_connected_kernel(port, token)
+        _wait_for_connected_kernel(page, origin, token)
         page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for(timeout=120_000)
         cells.first.click()  # select the title cell (command mode)
         page.keyboard.press("Escape")
@@ -316,12 +319,11 @@ def test_jupyterlab_opens_notebook_01_and_runs_its_first_cells(browser, tmp_path
             assert page.evaluate(active) == step, "the notebook did not take the key press"
             page.keyboard.press("Shift+Enter")
             page.wait_for_function(f"() => ({active})() == {step + 1}", timeout=10_000)
-        for index in code_indices:
-            prompt = cells.nth(index).locator(".jp-InputPrompt")
-            deadline = time.monotonic() + 120
-            while not re.fullmatch(r"\[\d+\]:", prompt.inner_text().strip()):
-                assert time.monotonic() < deadline, f"cell {index} did not finish: {prompt.inner_text()}"
-                time.sleep(0.25)
+        for index in code_indices:  # "[*]:" while queued or running, "[n]:" when done
+            page.wait_for_function(
+                f"() => /^\\[\\d+\\]:$/.test(document.querySelectorAll('.jp-NotebookPanel "
+                f".jp-Notebook .jp-Cell')[{index}].querySelector('.jp-InputPrompt')"
+                f".textContent.trim())", timeout=120_000)
         checked = 0
         for index in code_indices:
             committed, shown = nb.cells[index], cells.nth(index)

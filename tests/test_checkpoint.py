@@ -35,8 +35,10 @@ def tiny_config(**overrides):
 
 @pytest.fixture(autouse=True)
 def deterministic():
+    before = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     yield
+    torch.use_deterministic_algorithms(before)  # a global flag: do not leak it to other tests
 
 
 # ---- saving on improvement --------------------------------------------------------------------

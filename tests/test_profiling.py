@@ -373,3 +373,26 @@ def test_chunked_nll_checker(capsys):
 
     ok, out = verdict_of(capsys, check.chunked_nll, lambda *a: 1 / 0)
     assert not ok and "ZeroDivisionError" in out
+
+
+# --- the allocator switch ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [0, -1, 1 << 26, 2.0, True])
+def test_fix_mmap_threshold_bad_input(bad):
+    with pytest.raises(ValueError, match="nbytes"):
+        fl.fix_mmap_threshold(bad)
+
+
+def test_fix_mmap_threshold_makes_rss_follow_live_tensors():
+    # After the switch, a 16 MB temporary freed before the block cannot be reused silently:
+    # every run of the same block measures the same 16 MB, even without releasing memory.
+    assert isinstance(fl.fix_mmap_threshold(1 << 20), bool)
+    if profiling._glibc is None:
+        pytest.skip("not glibc")
+    peaks = []
+    for _ in range(3):
+        torch.ones(4_000_000).sum()
+        with fl.MemoryTracker("t", device="cpu", release_memory=False) as mem:
+            torch.ones(4_000_000).sum()
+        peaks.append(mem.process_peak_mb)
+    assert peaks == pytest.approx([16.0] * 3, rel=0.1)

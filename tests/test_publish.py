@@ -104,7 +104,7 @@ def test_student_command_writes_every_notebook(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     written = sorted(p.name for p in tmp_path.glob("*.ipynb"))
-    assert written == [p.name for p in NOTEBOOKS]
+    assert written == [p.name for p in publish.notebook_paths()]
     for path in tmp_path.glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)

@@ -59,7 +59,6 @@ def test_logger_needs_a_step(tmp_path):
 
 
 def test_training_run_logs_every_step(tmp_path):
-    torch.use_deterministic_algorithms(True)
     cfg = fl.TrainConfig(steps=12, batch_size=4, n_train=100, n_val=20, eval_every=6,
                          model=fl.ModelConfig(258, n_layer=1, n_head=2, d_model=16, d_ff=32))
     with fl.TensorBoardLogger(tmp_path) as log:

@@ -57,7 +57,7 @@ def run_cases(
     fn: Callable,
     cases: list[tuple[str, tuple, float]],
     known_mistakes: Callable[[tuple, object], str | None] = lambda args, got: None,
-) -> bool:
+) -> Verdict:
     """Check fn on (description, args, expected) cases; `known_mistakes` maps a wrong answer to a hint."""
     if not callable(fn):
         return verdict(False, f"{name} expects a function, got {type(fn).__name__}.")

@@ -6,16 +6,16 @@ import math
 from collections.abc import Callable
 from itertools import permutations
 
-from forge_lib.check._core import call, close, run_cases, verdict
+from forge_lib.check._core import Verdict, call, close, run_cases, verdict
 
 __all__ = ["combine_ranks", "even_shards", "order_free_sum"]
 
 
-def combine_ranks(fn: Callable[[list[tuple[float, int]]], float]) -> bool:
+def combine_ranks(fn: Callable[[list[tuple[float, int]]], float]) -> Verdict:
     """fn(rank_states) -> the perplexity of all the data, where rank_states holds one
     (nll_sum in nats, token count) pair per process.
 
-    >>> combine_ranks(lambda states: math.exp(sum(s for s, _ in states) / sum(n for _, n in states)))
+    >>> bool(combine_ranks(lambda st: math.exp(sum(s for s, _ in st) / sum(n for _, n in st))))
     Correct: all 3 hidden cases pass.
     True
     """
@@ -43,14 +43,14 @@ def combine_ranks(fn: Callable[[list[tuple[float, int]]], float]) -> bool:
     return run_cases("combine_ranks", fn, cases, mistakes)
 
 
-def even_shards(fn: Callable[[int, int], list[range]]) -> bool:
+def even_shards(fn: Callable[[int, int], list[range]]) -> Verdict:
     """fn(n_items, world_size) -> one range per rank: contiguous, in order, every item exactly
     once (no padding, no drops), sizes differing by at most one.
 
     >>> def shards(n, w):
     ...     bounds = [n * r // w for r in range(w + 1)]
     ...     return [range(a, b) for a, b in zip(bounds, bounds[1:])]
-    >>> even_shards(shards)
+    >>> bool(even_shards(shards))
     Correct: all 4 hidden cases pass.
     True
     """
@@ -89,11 +89,11 @@ def even_shards(fn: Callable[[int, int], list[range]]) -> bool:
     return verdict(True, f"all {len(cases)} hidden cases pass.")
 
 
-def order_free_sum(fn: Callable[[list[float]], float]) -> bool:
+def order_free_sum(fn: Callable[[list[float]], float]) -> Verdict:
     """fn(values) -> their sum as a float, bit-identical whatever order the values come in
     (ranks can report in any order) and as close to the exact sum as a float can be.
 
-    >>> order_free_sum(math.fsum)
+    >>> bool(order_free_sum(math.fsum))
     Correct: all 3 hidden cases give the correctly rounded sum in every order.
     True
     """

@@ -10,14 +10,14 @@ from collections.abc import Callable
 
 import torch
 
-from forge_lib.check._core import call, close, run_cases, verdict
+from forge_lib.check._core import Verdict, call, close, run_cases, verdict
 from forge_lib.numerics import naive_perplexity, running_sum, stall_point, ulp, underflow_case
 from forge_lib.text import exp_limit, nll_sum_and_count
 
 __all__ = ["stable_mean_nll", "stall_point_rule", "compensated_sum"]
 
 
-def stable_mean_nll(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> bool:
+def stable_mean_nll(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Verdict:
     """fn(logits (N, V) float32, target (N,)) -> mean NLL in nats, finite wherever the truth is."""
     gen = torch.Generator().manual_seed(5)
     ordinary = (torch.randn(64, 10, generator=gen), torch.randint(0, 10, (64,), generator=gen))
@@ -48,7 +48,7 @@ def stable_mean_nll(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> bool:
     return run_cases("stable_mean_nll", fn, cases, mistakes)
 
 
-def stall_point_rule(fn: Callable[[float, torch.dtype], float]) -> bool:
+def stall_point_rule(fn: Callable[[float, torch.dtype], float]) -> Verdict:
     """fn(increment, dtype) -> the running sum at which adding `increment` no longer changes it."""
     cases = [(f"increment {d} in {str(dtype).removeprefix('torch.')}", (d, dtype),
               stall_point(d, dtype))
@@ -76,7 +76,7 @@ def stall_point_rule(fn: Callable[[float, torch.dtype], float]) -> bool:
     return run_cases("stall_point_rule", fn, cases, mistakes)
 
 
-def compensated_sum(fn: Callable[[torch.Tensor], torch.Tensor | float]) -> bool:
+def compensated_sum(fn: Callable[[torch.Tensor], torch.Tensor | float]) -> Verdict:
     """fn(values (n,) in bfloat16 or float16) -> their sum as a 0-dim tensor of that same dtype.
 
     Passes when the result is within one spacing (ulp) of the exact sum: what a compensated

@@ -7,14 +7,14 @@ from collections.abc import Callable
 
 import torch
 
-from forge_lib.check._core import call, close, run_cases, verdict
+from forge_lib.check._core import Verdict, call, close, run_cases, verdict
 from forge_lib.text import nll_sum_and_count, perplexity
 
 __all__ = ["perplexity_from_probs", "causal_lm_perplexity", "padded_perplexity",
            "token_weighted_mean", "safe_perplexity"]
 
 
-def perplexity_from_probs(fn: Callable[[list[float]], float]) -> bool:
+def perplexity_from_probs(fn: Callable[[list[float]], float]) -> Verdict:
     """fn(probs) -> perplexity, where probs are the probabilities given to each actual token."""
     cases = [
         ("four tokens each with p = 0.25", ([0.25] * 4,), 4.0),
@@ -44,7 +44,7 @@ def _lm_case(seed: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
     return logits, labels
 
 
-def causal_lm_perplexity(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> bool:
+def causal_lm_perplexity(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Verdict:
     """fn(logits (B, T, V), labels (B, T) with -100 at padding) -> perplexity of a causal LM."""
     cases = []
     for seed, pad in [(0, 0), (1, 3), (2, 5)]:
@@ -65,7 +65,7 @@ def causal_lm_perplexity(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> b
     return run_cases("causal_lm_perplexity", fn, cases, mistakes)
 
 
-def padded_perplexity(fn: Callable[[float, float, float], float]) -> bool:
+def padded_perplexity(fn: Callable[[float, float, float], float]) -> Verdict:
     """fn(ppl_real, pad_fraction, pad_loss) -> perplexity when padded positions are counted."""
     cases = [(f"ppl {p}, pad fraction {f}, per-pad loss {lp}", (p, f, lp),
               math.exp((1 - f) * math.log(p) + f * lp))
@@ -80,7 +80,7 @@ def padded_perplexity(fn: Callable[[float, float, float], float]) -> bool:
     return run_cases("padded_perplexity", fn, cases, mistakes)
 
 
-def token_weighted_mean(fn: Callable[[list[float], list[int]], float]) -> bool:
+def token_weighted_mean(fn: Callable[[list[float], list[int]], float]) -> Verdict:
     """fn(batch_mean_losses, batch_token_counts) -> mean loss per token over all batches."""
     cases = [
         ("equal counts", ([2.0, 4.0], [10, 10]), 3.0),
@@ -97,7 +97,7 @@ def token_weighted_mean(fn: Callable[[list[float], list[int]], float]) -> bool:
     return run_cases("token_weighted_mean", fn, cases, mistakes)
 
 
-def safe_perplexity(fn: Callable[[float], float]) -> bool:
+def safe_perplexity(fn: Callable[[float], float]) -> Verdict:
     """fn(mean_nll) -> perplexity, inf (not an exception) where exp overflows float64."""
     cases = [("mean NLL 0", (0.0,), 1.0), ("mean NLL ln 227", (math.log(227.0),), 227.0),
              ("mean NLL 100 (exp is 2.7e43, fine in float64)", (100.0,), math.exp(100.0)),
@@ -117,7 +117,7 @@ def safe_perplexity(fn: Callable[[float], float]) -> bool:
 __all__ += ["bits_per_byte_from_loss", "convert_perplexity", "shift_labels", "causal_lm_accuracy"]
 
 
-def bits_per_byte_from_loss(fn: Callable[[float, int, int], float]) -> bool:
+def bits_per_byte_from_loss(fn: Callable[[float, int, int], float]) -> Verdict:
     """fn(mean_nll, n_tokens, n_bytes) -> bits per byte, from a token-mean loss in nats.
 
     >>> bits_per_byte_from_loss(lambda loss, tokens, nbytes: loss * tokens / math.log(2) / nbytes)
@@ -145,7 +145,7 @@ def bits_per_byte_from_loss(fn: Callable[[float, int, int], float]) -> bool:
     return run_cases("bits_per_byte_from_loss", fn, cases, mistakes)
 
 
-def convert_perplexity(fn: Callable[[float, int, int], float]) -> bool:
+def convert_perplexity(fn: Callable[[float, int, int], float]) -> Verdict:
     """fn(ppl, n_from, n_to) -> the perplexity of the same total NLL counted over n_to units.
 
     The same text and the same model's total NLL, split into n_from tokens by one tokenizer and
@@ -187,7 +187,7 @@ def _shift_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     return cases
 
 
-def shift_labels(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+def shift_labels(fn: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
     """fn(labels (B, T)) -> targets (B, T) for the unsliced logits: labels moved one step left,
     the last column -100 (nothing follows it), as Hugging Face's causal LM losses do.
 
@@ -241,7 +241,7 @@ def _accuracy_case(seed: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
     return logits, labels
 
 
-def causal_lm_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> bool:
+def causal_lm_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Verdict:
     """fn(logits (B, T, V), labels (B, T), -100 at padding) -> share of real next tokens that the
     argmax of the logits gets right (a fraction in [0, 1]).
 

@@ -7,13 +7,13 @@ from collections.abc import Callable
 
 import torch
 
-from forge_lib.check._core import call, close, run_cases, verdict
+from forge_lib.check._core import Verdict, call, close, run_cases, verdict
 
 __all__ = ["psnr_from_mse", "frechet_1d", "trace_sqrt_product", "consecutive_cosine",
            "pixel_flow_to_grid", "bits_per_dim", "causal_token_accuracy"]
 
 
-def psnr_from_mse(fn: Callable[[float, float], float]) -> bool:
+def psnr_from_mse(fn: Callable[[float, float], float]) -> Verdict:
     """fn(mse, data_range) -> PSNR in dB."""
     cases = [(f"MSE {m} with data_range {r}", (m, r), 10 * math.log10(r * r / m))
              for m, r in [(0.01, 1.0), (100.0, 255.0), (0.0025, 2.0)]]
@@ -31,7 +31,7 @@ def psnr_from_mse(fn: Callable[[float, float], float]) -> bool:
     return run_cases("psnr_from_mse", fn, cases, mistakes)
 
 
-def frechet_1d(fn: Callable[[float, float, float, float], float]) -> bool:
+def frechet_1d(fn: Callable[[float, float, float, float], float]) -> Verdict:
     """fn(mu_a, var_a, mu_b, var_b) -> Fréchet distance between two 1-D Gaussians."""
     cases = [(f"N({ma}, {va}) vs N({mb}, {vb})", (ma, va, mb, vb),
               (ma - mb) ** 2 + va + vb - 2 * math.sqrt(va * vb))
@@ -57,7 +57,7 @@ def _spd(seed: int, d: int = 4) -> torch.Tensor:
     return a @ a.T + 0.1 * torch.eye(d, dtype=torch.float64)  # elementwise sqrt gives a number
 
 
-def trace_sqrt_product(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> bool:
+def trace_sqrt_product(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Verdict:
     """fn(S_a, S_b) -> Tr((S_a S_b)^(1/2)) for symmetric positive definite (D, D) float64."""
     cases = []
     for seed in (0, 1, 2):
@@ -80,7 +80,7 @@ def trace_sqrt_product(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> boo
     return run_cases("trace_sqrt_product", fn, cases, mistakes)
 
 
-def consecutive_cosine(fn: Callable[[torch.Tensor], float]) -> bool:
+def consecutive_cosine(fn: Callable[[torch.Tensor], float]) -> Verdict:
     """fn(features (T, D)) -> mean cosine similarity of frames t and t+1 over the T-1 pairs."""
     def cos(a, b):
         return torch.nn.functional.cosine_similarity(a, b, dim=-1)
@@ -107,7 +107,7 @@ def consecutive_cosine(fn: Callable[[torch.Tensor], float]) -> bool:
     return run_cases("consecutive_cosine", fn, cases, mistakes)
 
 
-def pixel_flow_to_grid(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+def pixel_flow_to_grid(fn: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
     """fn(flow (2, H, W) in pixels) -> grid (H, W, 2) for grid_sample(..., align_corners=True)."""
     name = "pixel_flow_to_grid"
     if not callable(fn):
@@ -142,7 +142,7 @@ def pixel_flow_to_grid(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
     return verdict(True, "both hidden cases pass.")
 
 
-def bits_per_dim(fn: Callable[[float, int], float]) -> bool:
+def bits_per_dim(fn: Callable[[float, int], float]) -> Verdict:
     """fn(nll_sum_nats, n_dims) -> bits per dimension (sub-pixel)."""
     cases = [(f"{s} nats over {n} sub-pixels", (s, n), s / n / math.log(2))
              for s, n in [(3 * 64 * 64 * 3.0, 3 * 64 * 64), (1000.0, 250), (5545.2, 4000)]]
@@ -160,7 +160,7 @@ def bits_per_dim(fn: Callable[[float, int], float]) -> bool:
     return run_cases("bits_per_dim", fn, cases, mistakes)
 
 
-def causal_token_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> bool:
+def causal_token_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Verdict:
     """fn(logits (B, T, V), labels (B, T) with -100 at padding) -> next-token top-1 accuracy."""
     def acc(logits, labels, shift=True, ignore=True):
         if shift:
