@@ -7,14 +7,14 @@ from collections.abc import Callable
 
 import torch
 
-from forge_lib.check._core import call, close, run_cases, verdict
+from forge_lib.check._core import Verdict, call, close, run_cases, verdict
 from forge_lib.text import nll_sum_and_count
 
 __all__ = ["tensor_megabytes", "peak_above_entry", "median_after_warmup", "tokens_per_second",
            "logits_gigabytes", "max_chunk_tokens", "chunked_nll"]
 
 
-def tensor_megabytes(fn: Callable[[tuple, torch.dtype], float]) -> bool:
+def tensor_megabytes(fn: Callable[[tuple, torch.dtype], float]) -> Verdict:
     """fn(shape, dtype) -> megabytes (10**6 bytes) a dense tensor of that shape and dtype needs."""
     cases = [
         ("shape (25_000_000,) float32", ((25_000_000,), torch.float32), 100.0),
@@ -40,7 +40,7 @@ def tensor_megabytes(fn: Callable[[tuple, torch.dtype], float]) -> bool:
     return run_cases("tensor_megabytes", fn, cases, mistakes)
 
 
-def peak_above_entry(fn: Callable[[list[float], float], float]) -> bool:
+def peak_above_entry(fn: Callable[[list[float], float], float]) -> Verdict:
     """fn(samples_mb, entry_mb) -> the block's peak above the level at entry (never negative)."""
     cases = [
         ("samples [210, 350, 220] from entry 200", ([210.0, 350.0, 220.0], 200.0), 150.0),
@@ -61,7 +61,7 @@ def peak_above_entry(fn: Callable[[list[float], float], float]) -> bool:
     return run_cases("peak_above_entry", fn, cases, mistakes)
 
 
-def median_after_warmup(fn: Callable[[list[float], int], float]) -> bool:
+def median_after_warmup(fn: Callable[[list[float], int], float]) -> Verdict:
     """fn(times_s, warmup) -> median of the times after dropping the first `warmup` runs."""
     cases = [
         ("times [3.0, 1.0, 1.2, 1.1] with 1 warm-up run", ([3.0, 1.0, 1.2, 1.1], 1), 1.1),
@@ -83,7 +83,7 @@ def median_after_warmup(fn: Callable[[list[float], int], float]) -> bool:
     return run_cases("median_after_warmup", fn, cases, mistakes)
 
 
-def tokens_per_second(fn: Callable[[int, list[float]], float]) -> bool:
+def tokens_per_second(fn: Callable[[int, list[float]], float]) -> Verdict:
     """fn(tokens, times_s) -> throughput of one run that scores `tokens`, from its median time."""
     cases = [
         ("34,725 tokens, times [0.5, 0.6, 0.55]", (34_725, [0.5, 0.6, 0.55]), 34_725 / 0.55),
@@ -104,7 +104,7 @@ def tokens_per_second(fn: Callable[[int, list[float]], float]) -> bool:
     return run_cases("tokens_per_second", fn, cases, mistakes)
 
 
-def logits_gigabytes(fn: Callable[[int, int, int, int], float]) -> bool:
+def logits_gigabytes(fn: Callable[[int, int, int, int], float]) -> Verdict:
     """fn(batch, seq_len, vocab, bytes_per_element) -> gigabytes (10**9 bytes) of the logits."""
     cases = [
         ("8 x 1,024 tokens, V = 50,257, float32", (8, 1024, 50_257, 4), 1.646821376),
@@ -123,7 +123,7 @@ def logits_gigabytes(fn: Callable[[int, int, int, int], float]) -> bool:
     return run_cases("logits_gigabytes", fn, cases, mistakes)
 
 
-def max_chunk_tokens(fn: Callable[[float, int, int], int]) -> bool:
+def max_chunk_tokens(fn: Callable[[float, int, int], int]) -> Verdict:
     """fn(budget_mb, vocab, bytes_per_element) -> most tokens whose logits fit the budget (int)."""
     cases = [(f"a budget of {mb} MB, V = {v:,}, {nb} bytes", (mb, v, nb), (mb * 10**6) // (v * nb))
              for mb, v, nb in [(64, 50_257, 4), (100, 32_000, 2), (1, 258, 4)]]
@@ -158,7 +158,7 @@ def _chunk_case(seed: int, n: int, vocab: int, d: int):
     return hidden, weight, target
 
 
-def chunked_nll(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], float]) -> bool:
+def chunked_nll(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], float]) -> Verdict:
     """fn(hidden (N, D), weight (V, D), target (N,), chunk_tokens) -> summed NLL in nats."""
     cases = []
     for seed, n, vocab, d, chunk in [(0, 10, 7, 4, 3), (1, 64, 50, 8, 16), (2, 33, 100, 16, 10)]:

@@ -120,7 +120,7 @@ __all__ += ["bits_per_byte_from_loss", "convert_perplexity", "shift_labels", "ca
 def bits_per_byte_from_loss(fn: Callable[[float, int, int], float]) -> Verdict:
     """fn(mean_nll, n_tokens, n_bytes) -> bits per byte, from a token-mean loss in nats.
 
-    >>> bits_per_byte_from_loss(lambda loss, tokens, nbytes: loss * tokens / math.log(2) / nbytes)
+    >>> bool(bits_per_byte_from_loss(lambda loss, tokens, nbytes: loss * tokens / math.log(2) / nbytes))
     Correct: all 3 hidden cases pass.
     True
     """
@@ -151,7 +151,7 @@ def convert_perplexity(fn: Callable[[float, int, int], float]) -> Verdict:
     The same text and the same model's total NLL, split into n_from tokens by one tokenizer and
     into n_to by another: ppl ** (n_from / n_to).
 
-    >>> convert_perplexity(lambda ppl, n_from, n_to: ppl ** (n_from / n_to))
+    >>> bool(convert_perplexity(lambda ppl, n_from, n_to: ppl ** (n_from / n_to)))
     Correct: all 4 hidden cases pass.
     True
     """
@@ -191,7 +191,7 @@ def shift_labels(fn: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
     """fn(labels (B, T)) -> targets (B, T) for the unsliced logits: labels moved one step left,
     the last column -100 (nothing follows it), as Hugging Face's causal LM losses do.
 
-    >>> shift_labels(lambda lb: torch.cat([lb[:, 1:], torch.full_like(lb[:, :1], -100)], dim=1))
+    >>> bool(shift_labels(lambda lb: torch.cat([lb[:, 1:], torch.full_like(lb[:, :1], -100)], dim=1)))
     Correct: all 3 hidden cases pass.
     True
     """
@@ -249,7 +249,7 @@ def causal_lm_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Ver
     ...     pred, target = logits[:, :-1].argmax(-1), labels[:, 1:]
     ...     real = target != -100
     ...     return (pred[real] == target[real]).float().mean().item()
-    >>> causal_lm_accuracy(acc)
+    >>> bool(causal_lm_accuracy(acc))
     Correct: all 3 hidden cases pass.
     True
     """
