@@ -7,13 +7,15 @@
 2. Overhead: a tensor-bound workload (fl.evaluate_lm of the tiny model) and a Python-bound one
    (sampling sentences from the course language), each about 1 s, run bare and inside a tracker
    (default, trace_python=True, rss_method="sampling", release_memory=False), interleaved, on one thread; the
-   overhead is the median of the ratios of neighbouring runs, in wall and in CPU time.
+   overhead is the median of the ratios of neighbouring runs, in wall and in CPU time, with the
+   garbage collector paused during each timed run (as timeit does).
    Also the fixed cost of entering and leaving an empty tracker.
 Targets from the issue: within 10% of 100 MB; overhead under 5%.
 """
 
 from __future__ import annotations
 
+import gc
 import resource
 import statistics
 import time
@@ -47,9 +49,15 @@ def tensor_experiment() -> None:
 def calibrate(run, n: int, target_s: float = 1.0) -> int:
     """The size that makes run(size) last about target_s, from one timed run of size n."""
     run(n)  # warm-up
-    start = time.perf_counter()
-    run(n)
-    return max(1, round(n * target_s / (time.perf_counter() - start)))
+    times = []
+    for _ in range(3):
+        gc.collect()
+        gc.disable()  # timed as the runs below will be
+        start = time.perf_counter()
+        run(n)
+        times.append(time.perf_counter() - start)
+        gc.enable()
+    return max(1, round(n * target_s / statistics.median(times)))
 
 
 def overhead_experiment() -> None:
@@ -59,7 +67,7 @@ def overhead_experiment() -> None:
 
     # Size each workload to last about 1 s here and now (the machine may be shared).
     n_eval = calibrate(lambda n: fl.evaluate_lm(model, (val * 4)[:n]), 500)
-    n_sample = calibrate(lambda n: lang.sample(n, seed=5), 2_000)
+    n_sample = calibrate(lambda n: lang.sample(n, seed=5), 10_000)
 
     def evaluate():
         fl.evaluate_lm(model, (val * 4)[:n_eval])
@@ -84,12 +92,18 @@ def overhead_experiment() -> None:
         faults: dict[str, list[int]] = {v: [] for v in variants}
         for _ in range(REPEATS):
             for variant, make in variants.items():
+                # As timeit does: collect, then keep the cyclic garbage collector out of the
+                # timed run. Its full collections (about 0.15 s on this heap) otherwise land
+                # on the same variant every cycle, because the allocation pattern repeats.
+                gc.collect()
+                gc.disable()
                 start_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 start, start_cpu = time.perf_counter(), time.process_time()
                 with make():  # the block's own time plus the tracker's enter and exit
                     work()
                 wall[variant].append(time.perf_counter() - start)
                 cpu[variant].append(time.process_time() - start_cpu)
+                gc.enable()
                 faults[variant].append(
                     resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start_faults)
         bare_wall, bare_cpu = statistics.median(wall["bare"]), statistics.median(cpu["bare"])
