@@ -55,19 +55,29 @@ def call(fn: Callable, *args) -> tuple[object, str | None]:
 def run_cases(
     name: str,
     fn: Callable,
-    cases: list[tuple[str, tuple, float]],
+    cases: list[tuple[str, tuple, object]],
     known_mistakes: Callable[[tuple, object], str | None] = lambda args, got: None,
+    *,
+    exact: bool = False,
 ) -> Verdict:
-    """Check fn on (description, args, expected) cases; `known_mistakes` maps a wrong answer to a hint."""
+    """Check fn on (description, args, expected) cases; `known_mistakes` maps a wrong answer to a hint.
+
+    Numbers are compared with `close` (relative 1e-4); with exact=True answers are compared with
+    == instead (ints, None, tuples).
+    """
     if not callable(fn):
         return verdict(False, f"{name} expects a function, got {type(fn).__name__}.")
     for description, args, expected in cases:
         got, error = call(fn, *args)
         if error is not None:
             return verdict(False, f"on {description} your function raised {error}.")
-        if not close(got, expected):
+        if not (got == expected if exact else close(got, expected)):
             hint = known_mistakes(args, got)
-            shown = got if isinstance(got, (int, float)) else repr(got)[:60]
-            return verdict(False, f"on {description} expected {expected:.6g}, got {shown}."
+            if exact:
+                wanted, shown = repr(expected), f"{got!r:.60}"
+            else:
+                wanted = f"{expected:.6g}"
+                shown = got if isinstance(got, (int, float)) else repr(got)[:60]
+            return verdict(False, f"on {description} expected {wanted}, got {shown}."
                            + (f" Hint: {hint}" if hint else ""))
     return verdict(True, f"all {len(cases)} hidden cases pass.")

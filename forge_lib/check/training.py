@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from forge_lib.check._core import call, close, run_cases, verdict
+from forge_lib.check._core import Verdict, call, close, run_cases, verdict
 from forge_lib.tb_logging import smooth_like_tensorboard
 from forge_lib.text import token_accuracy
 from forge_lib.windows import sliding_window_perplexity, window_spans
@@ -17,25 +17,9 @@ __all__ = ["first_nonfinite_step", "noise_at_batch", "early_stopping", "masked_t
            "window_count", "min_context", "sliding_window_ppl"]
 
 
-def _exact_cases(name: str, fn: Callable, cases: list[tuple[str, tuple, object]],
-                 mistakes: Callable[[tuple, object], str | None] = lambda a, g: None) -> bool:
-    """Like run_cases, for answers compared with == (ints, None, tuples)."""
-    if not callable(fn):
-        return verdict(False, f"{name} expects a function, got {type(fn).__name__}.")
-    for description, args, expected in cases:
-        got, error = call(fn, *args)
-        if error is not None:
-            return verdict(False, f"on {description} your function raised {error}.")
-        if got != expected:
-            hint = mistakes(args, got)
-            return verdict(False, f"on {description} expected {expected!r}, got {got!r:.60}."
-                           + (f" Hint: {hint}" if hint else ""))
-    return verdict(True, f"all {len(cases)} hidden cases pass.")
-
-
 # ---- notebook 09: training curves -------------------------------------------------------------
 
-def first_nonfinite_step(fn: Callable[[list[float]], int | None]) -> bool:
+def first_nonfinite_step(fn: Callable[[list[float]], int | None]) -> Verdict:
     """fn(losses) -> the 1-based step of the first NaN or inf loss, or None if there is none."""
     nan, inf = math.nan, math.inf
     cases = [
@@ -56,10 +40,10 @@ def first_nonfinite_step(fn: Callable[[list[float]], int | None]) -> bool:
             return "inf and -inf are not finite either: test with math.isfinite, not math.isnan."
         return None
 
-    return _exact_cases("first_nonfinite_step", fn, cases, mistakes)
+    return run_cases("first_nonfinite_step", fn, cases, mistakes, exact=True)
 
 
-def noise_at_batch(fn: Callable[[float, int, int], float]) -> bool:
+def noise_at_batch(fn: Callable[[float, int, int], float]) -> Verdict:
     """fn(scatter, batch_from, batch_to) -> the expected scatter of the per-step loss at batch_to.
 
     A batch loss is a mean over independent-ish tokens, so its standard deviation scales as
@@ -79,7 +63,7 @@ def noise_at_batch(fn: Callable[[float, int, int], float]) -> bool:
     return run_cases("noise_at_batch", fn, cases, mistakes)
 
 
-def early_stopping(fn: Callable[[list[float], int], tuple[int, int]]) -> bool:
+def early_stopping(fn: Callable[[list[float], int], tuple[int, int]]) -> Verdict:
     """fn(val_losses, patience) -> (stop_at, best): 0-based evaluation indices.
 
     Training stops at the first evaluation that is the `patience`-th in a row without a new
@@ -101,7 +85,7 @@ def early_stopping(fn: Callable[[list[float], int], tuple[int, int]]) -> bool:
             return "off by one: stop at the patience-th evaluation without a new best."
         return None
 
-    return _exact_cases("early_stopping", fn, cases, mistakes)
+    return run_cases("early_stopping", fn, cases, mistakes, exact=True)
 
 
 def _early_stopping_reference(losses: list[float], patience: int,
@@ -130,7 +114,7 @@ def _accuracy_case(seed: int, n_pad: int) -> tuple[torch.Tensor, torch.Tensor]:
     return logits, labels
 
 
-def masked_token_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> bool:
+def masked_token_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Verdict:
     """fn(logits (B, T, V), labels (B, T) with -100 at padding, already shifted) -> accuracy."""
     cases = []
     for seed, pad in [(0, 0), (1, 3), (2, 5)]:
@@ -148,7 +132,7 @@ def masked_token_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> 
     return run_cases("masked_token_accuracy", fn, cases, mistakes)
 
 
-def top_k_accuracy(fn: Callable[[torch.Tensor, torch.Tensor, int], float]) -> bool:
+def top_k_accuracy(fn: Callable[[torch.Tensor, torch.Tensor, int], float]) -> Verdict:
     """fn(logits (N, V), target (N,), k) -> fraction of targets among the k highest logits."""
     gen = torch.Generator().manual_seed(3)
     logits, target = torch.randn(40, 9, generator=gen), torch.randint(0, 9, (40,), generator=gen)
@@ -167,7 +151,7 @@ def top_k_accuracy(fn: Callable[[torch.Tensor, torch.Tensor, int], float]) -> bo
     return run_cases("top_k_accuracy", fn, cases, mistakes)
 
 
-def sampling_accuracy(fn: Callable[[list[float]], float]) -> bool:
+def sampling_accuracy(fn: Callable[[list[float]], float]) -> Verdict:
     """fn(p) -> expected accuracy when the guess is *sampled* from p and the truth also follows p."""
     cases = [("p = [0.5, 0.5]", ([0.5, 0.5],), 0.5), ("p = [1.0]", ([1.0],), 1.0),
              ("p = [0.7, 0.2, 0.1]", ([0.7, 0.2, 0.1],), 0.54),
@@ -183,7 +167,7 @@ def sampling_accuracy(fn: Callable[[list[float]], float]) -> bool:
 
 # ---- notebook 11: logging and checkpointing ---------------------------------------------------
 
-def is_improvement(fn: Callable[[float, float | None, str], bool]) -> bool:
+def is_improvement(fn: Callable[[float, float | None, str], bool]) -> Verdict:
     """fn(metric, best, mode) -> True when metric beats best ("min": lower, "max": higher);
     best None means nothing is saved yet; NaN never improves; equal is not better."""
     nan = math.nan
@@ -205,10 +189,10 @@ def is_improvement(fn: Callable[[float, float | None, str], bool]) -> bool:
             return "mode 'max' means higher is better (accuracy)."
         return None
 
-    return _exact_cases("is_improvement", fn, cases, mistakes)
+    return run_cases("is_improvement", fn, cases, mistakes, exact=True)
 
 
-def tensorboard_smoothing(fn: Callable[[list[float], float], list[float]]) -> bool:
+def tensorboard_smoothing(fn: Callable[[list[float], float], list[float]]) -> Verdict:
     """fn(values, weight) -> TensorBoard's smoothed curve: a debiased exponential moving average."""
     series = [[4.0, 3.0, 3.5, 2.0, 2.5], [1.0, 1.0, 1.0], [10.0, 0.0, 10.0, 0.0]]
     cases = [(f"{v} with weight {w}", (v, w), smooth_like_tensorboard(v, w))
@@ -240,7 +224,7 @@ def tensorboard_smoothing(fn: Callable[[list[float], float], list[float]]) -> bo
 
 # ---- notebook 12: sliding windows -------------------------------------------------------------
 
-def window_count(fn: Callable[[int, int, int], int]) -> bool:
+def window_count(fn: Callable[[int, int, int], int]) -> Verdict:
     """fn(n_tokens, context, stride) -> how many forward passes a sliding-window evaluation makes."""
     cases = [(f"{n} tokens, context {c}, stride {s}", (n, c, s),
               len(window_spans(n, context=c, stride=s)))
@@ -254,10 +238,10 @@ def window_count(fn: Callable[[int, int, int], int]) -> bool:
                     "reaches it, so count windows until begin + context >= n - 1.")
         return None
 
-    return _exact_cases("window_count", fn, cases, mistakes)
+    return run_cases("window_count", fn, cases, mistakes, exact=True)
 
 
-def min_context(fn: Callable[[int, int], int]) -> bool:
+def min_context(fn: Callable[[int, int], int]) -> Verdict:
     """fn(context, stride) -> the fewest tokens of context any target gets after the first window."""
     cases = [(f"context {c}, stride {s}", (c, s), c - s + 1)
              for c, s in [(128, 128), (128, 64), (128, 1), (16, 5)]]
@@ -268,7 +252,7 @@ def min_context(fn: Callable[[int, int], int]) -> bool:
             return "a window of C inputs predicts C targets; its first new target sees C - stride + 1."
         return None
 
-    return _exact_cases("min_context", fn, cases, mistakes)
+    return run_cases("min_context", fn, cases, mistakes, exact=True)
 
 
 class _BigramModel(torch.nn.Module):
@@ -287,7 +271,7 @@ class _BigramModel(torch.nn.Module):
         return self.table[input_ids] + self.prev[prev].masked_fill(first[..., None], 0.0)
 
 
-def sliding_window_ppl(fn: Callable[[torch.nn.Module, torch.Tensor, int, int], float]) -> bool:
+def sliding_window_ppl(fn: Callable[[torch.nn.Module, torch.Tensor, int, int], float]) -> Verdict:
     """fn(model, token_ids (N,), context, stride) -> sliding-window perplexity, each target once."""
     model = _BigramModel()
     gen = torch.Generator().manual_seed(8)
