@@ -28,9 +28,12 @@ def run_notebook(path: Path, timeout: int = 300) -> float:
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
     # Run from the notebooks folder, as JupyterLab and nbval do, so relative paths agree.
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # record_timing=False: per-cell timestamps would make every re-run a diff of the notebook.
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - started
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
     nb.metadata.setdefault("forge", {})["run_time_s"] = round(elapsed, 1)
     nbformat.write(nb, path)
     return elapsed
