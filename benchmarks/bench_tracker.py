@@ -5,7 +5,7 @@
 1. A 100 MB float32 tensor (25 M elements, filled so its pages are touched) allocated inside
    the tracker, with each RSS method, and what tracemalloc reports for the same block.
 2. Overhead: a tensor-bound workload (fl.evaluate_lm of the tiny model) and a Python-bound one
-   (sampling sentences from the course language), each about 1 s, run bare and inside a tracker
+   (allocating small strings, lists and dict entries), each about 1 s, run bare and inside a tracker
    (default, trace_python=True, rss_method="sampling", release_memory=False), interleaved, on one thread; the
    overhead is the median of the ratios of neighbouring runs, in wall and in CPU time, with the
    garbage collector paused during each timed run (as timeit does).
@@ -25,7 +25,7 @@ import torch
 
 import forge_lib as fl
 
-REPEATS = 7
+REPEATS = 5
 
 
 def tensor_experiment() -> None:
@@ -60,20 +60,28 @@ def calibrate(run, n: int, target_s: float = 1.0) -> int:
     return max(1, round(n * target_s / statistics.median(times)))
 
 
+def python_work(n: int) -> dict[str, int]:
+    """Allocation-heavy pure Python, like text preprocessing: strings, small lists, a dict."""
+    counts: dict[str, int] = {}
+    for i in range(n):
+        key = f"w{i % 5000}"
+        counts[key] = counts.get(key, 0) + len([i, i + 1, i + 2])
+    return counts
+
+
 def overhead_experiment() -> None:
     model, _ = fl.load_tiny_model()
     val = fl.course_split("val")
-    lang = fl.english_like_language()
 
     # Size each workload to last about 1 s here and now (the machine may be shared).
     n_eval = calibrate(lambda n: fl.evaluate_lm(model, (val * 4)[:n]), 500)
-    n_sample = calibrate(lambda n: lang.sample(n, seed=5), 10_000)
+    n_python = calibrate(python_work, 200_000)
 
     def evaluate():
         fl.evaluate_lm(model, (val * 4)[:n_eval])
 
-    def sample():
-        lang.sample(n_sample, seed=5)
+    def python():
+        python_work(n_python)
 
     variants = {
         "bare": lambda: nullcontext(),
@@ -85,7 +93,7 @@ def overhead_experiment() -> None:
     print(f"2. overhead, {REPEATS} interleaved runs of each variant after a warm-up, medians of "
           f"wall time and of this process's CPU time (less disturbed by other programs)")
     for name, work in (("tensor-bound: evaluate_lm", evaluate),
-                       ("Python-bound: lang.sample", sample)):
+                       ("Python-bound: small objects", python)):
         work()
         wall: dict[str, list[float]] = {v: [] for v in variants}
         cpu: dict[str, list[float]] = {v: [] for v in variants}

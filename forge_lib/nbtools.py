@@ -11,6 +11,8 @@ metadata (`forge.run_time_s`), which is where the README's map takes its run tim
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 README = ROOT / "README.md"
+RUN_TIME = re.compile(r"(\*\*Run time:\*\* )about \d+ s")
 MAP_START, MAP_END = "<!-- map:start -->", "<!-- map:end -->"
 
 
@@ -34,7 +37,11 @@ def run_notebook(path: Path, timeout: int = 300) -> float:
     elapsed = time.perf_counter() - started
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
-    nb.metadata.setdefault("forge", {})["run_time_s"] = round(elapsed, 1)
+    elapsed = round(elapsed, 1)
+    nb.metadata.setdefault("forge", {})["run_time_s"] = elapsed
+    # Keep the title cell's "Run time: about N s" true: the measurement rounded up to 5 s.
+    about = f"about {max(5, 5 * math.ceil(elapsed / 5))} s"
+    nb.cells[0].source = RUN_TIME.sub(rf"\g<1>{about}", nb.cells[0].source, count=1)
     nbformat.write(nb, path)
     return elapsed
 

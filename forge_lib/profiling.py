@@ -16,7 +16,8 @@ What each memory figure sees (MB here is 10**6 bytes throughout):
   OS at entry (glibc's malloc_trim); the next allocations pay a few page faults for that.
 - `python_peak_mb` (only with trace_python=True): tracemalloc's peak. It sees only allocations made
   through Python's allocator (and NumPy, which reports to it); a torch tensor is invisible to it.
-  Tracing every Python allocation slows Python-heavy code a lot, hence opt-in.
+  Tracing every Python allocation slows allocation-heavy Python code by an order of magnitude
+  (benchmarks/bench_tracker.py measures it), hence opt-in.
 - `cuda_peak_mb`: torch.cuda.max_memory_allocated above the level at entry, after resetting the
   peak statistics; None without CUDA. PyTorch has no public statistics of its CPU allocator.
 - `peak_mb`: the figure that matters on the tracker's device: CUDA's on a CUDA device, else RSS.
@@ -44,8 +45,7 @@ import torch
 
 __all__ = ["MemoryTracker", "Timer", "Measurement", "measure", "summarize_times", "rss_mb",
            "peak_rss_mb", "reset_peak_rss", "kernel_peak_supported", "release_free_memory",
-           "fix_mmap_threshold",
-           "cuda_available", "MB"]
+           "fix_mmap_threshold", "cuda_available", "MB"]
 
 MB = 1_000_000  # bytes in a megabyte, as the figures here are reported
 

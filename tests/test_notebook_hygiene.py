@@ -1,6 +1,7 @@
 """DESIGN.md's notebook rules, enforced on the committed notebooks."""
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -100,3 +101,7 @@ def test_measured_run_time_under_60_s(nb_path):
     seconds = json.loads(nb_path.read_text())["metadata"].get("forge", {}).get("run_time_s")
     assert seconds is not None, "execute with `python -m forge_lib.nbtools run` to record it"
     assert seconds < 60
+    title = "".join(json.loads(nb_path.read_text())["cells"][0]["source"])
+    stated = re.search(r"\*\*Run time:\*\* about (\d+) s", title)
+    assert stated, "the title cell must say '**Run time:** about N s'"
+    assert int(stated.group(1)) == max(5, 5 * math.ceil(seconds / 5)), "stated run time is stale"
