@@ -3,8 +3,22 @@
     import forge_lib as fl
     fl.perplexity(logits, target, ignore_index=-100)
 
-Modules, one a topic: text (perplexity and friends), numerics (overflow and precision), data
-(the course language, tokenizer, padding), model (the tiny transformer), fmt (printing).
+Modules, one a topic, all re-exported here:
+  text          summed NLL, perplexity, label shifting, overflow policy, bits, token accuracy
+  numerics      where exp overflows, softmax-then-log underflow, low-precision sums
+  data          the course language (exact entropy rate), tokenizer, padding and labels
+  model         the tiny transformer, its checkpoint, evaluate_lm
+  profiling     MemoryTracker, Timer, measure
+  evaluation    memory-bounded (chunked) evaluation from hidden states
+  diagnostics   diagnose(): warning signs in training curves
+  training      a small training loop that records its history
+  checkpoint    BestCheckpoint: atomic, best-only, exact resume
+  tb_logging    TensorBoard write and read-back
+  windows       sliding-window perplexity
+  vision/video  PSNR, SSIM, Frechet distance, perceptual and temporal metrics
+  distributed   sharding and syncing fl.Perplexity across processes
+  fmt           the one rule for printing numbers
+Exercise checkers live in fl.check; nbtools and publish are command-line tools.
 """
 
 from forge_lib import check
