@@ -33,12 +33,7 @@ def tiny_config(**overrides):
     return fl.TrainConfig(**{**base, **overrides})
 
 
-@pytest.fixture(autouse=True)
-def deterministic():
-    before = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
-    yield
-    torch.use_deterministic_algorithms(before)  # a global flag: do not leak it to other tests
+pytestmark = pytest.mark.usefixtures("deterministic")
 
 
 # ---- saving on improvement --------------------------------------------------------------------

@@ -33,8 +33,12 @@ def verdict(ok: bool, message: str) -> Verdict:
     return Verdict(ok, line)
 
 
-def close(a: object, b: float, rel: float = 1e-4) -> bool:
-    """True when `a` is a number within `rel` of `b` (inf matches inf)."""
+def close(a: object, b: float | list[float], rel: float = 1e-4) -> bool:
+    """True when `a` is a number within `rel` of `b` (inf matches inf); for a list `b`, a list or
+    tuple of the same length that is close element by element."""
+    if isinstance(b, (list, tuple)):
+        return (isinstance(a, (list, tuple)) and len(a) == len(b)
+                and all(close(x, y, rel) for x, y in zip(a, b, strict=True)))
     try:
         a = float(a)  # accepts floats, ints and 0-dim tensors
     except (TypeError, ValueError):
@@ -42,6 +46,13 @@ def close(a: object, b: float, rel: float = 1e-4) -> bool:
     if math.isinf(b) or math.isinf(a):
         return a == b
     return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
+
+
+def _shown(x: object) -> object:
+    """A number or a list of numbers as a learner should read it (4 decimals), else a short repr."""
+    if isinstance(x, (list, tuple)):
+        return [round(float(v), 4) if isinstance(v, (int, float)) else v for v in x]
+    return x if isinstance(x, (int, float)) else repr(x)[:60]
 
 
 def call(fn: Callable, *args) -> tuple[object, str | None]:
@@ -62,8 +73,8 @@ def run_cases(
 ) -> Verdict:
     """Check fn on (description, args, expected) cases; `known_mistakes` maps a wrong answer to a hint.
 
-    Numbers are compared with `close` (relative 1e-4); with exact=True answers are compared with
-    == instead (ints, None, tuples).
+    Numbers (and lists of numbers) are compared with `close` (relative 1e-4); with exact=True
+    answers are compared with == instead (ints, None, tuples).
     """
     if not callable(fn):
         return verdict(False, f"{name} expects a function, got {type(fn).__name__}.")
@@ -76,8 +87,8 @@ def run_cases(
             if exact:
                 wanted, shown = repr(expected), f"{got!r:.60}"
             else:
-                wanted = f"{expected:.6g}"
-                shown = got if isinstance(got, (int, float)) else repr(got)[:60]
+                wanted = _shown(expected) if isinstance(expected, list) else f"{expected:.6g}"
+                shown = _shown(got)
             return verdict(False, f"on {description} expected {wanted}, got {shown}."
                            + (f" Hint: {hint}" if hint else ""))
     return verdict(True, f"all {len(cases)} hidden cases pass.")
