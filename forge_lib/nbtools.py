@@ -3,6 +3,7 @@
     python -m forge_lib.nbtools run notebooks/01_perplexity.ipynb   # one or more notebooks
     python -m forge_lib.nbtools run                                 # all of them, in order
     python -m forge_lib.nbtools map                                 # rewrite the README's map
+    python -m forge_lib.nbtools kernels                             # tests on other CPU kernels
 
 A notebook is committed exactly as this leaves it: executed top to bottom in a fresh kernel,
 outputs saved, execution counts in order. The wall time is printed and stored in the notebook's
@@ -12,7 +13,9 @@ metadata (`forge.run_time_s`), which is where the README's map takes its run tim
 from __future__ import annotations
 
 import math
+import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +25,17 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 README = ROOT / "README.md"
 RUN_TIME = re.compile(r"(\*\*Run time:\*\* )about \d+ s")
 MAP_START, MAP_END = "<!-- map:start -->", "<!-- map:end -->"
+
+# Other CPUs pick other float32 kernels; these settings make PyTorch (ATen), MKL and oneDNN do
+# the same on this one, and change the thread count. "portable" is an old x86 CPU (SSE only,
+# one thread) without Linux's /proc peak memory, as on macOS; "avx2" is a common laptop CPU.
+KERNEL_SETTINGS = {
+    "portable": {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE",
+                 "ONEDNN_MAX_CPU_ISA": "SSE41", "OMP_NUM_THREADS": "1", "FORGE_NO_PROC_PEAK": "1"},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+             "OMP_NUM_THREADS": "2"},
+}
+KERNEL_TESTS = ["notebooks", "tests/test_doctests.py"]  # what depends on the kernels
 
 
 def run_notebook(path: Path, timeout: int = 300) -> float:
@@ -80,9 +94,30 @@ def write_map() -> None:
     nbformat.write(nb, start_here)
 
 
+def run_other_kernels(names: list[str]) -> int:
+    """Run the notebooks and doctests under each named kernel setting; 0 when all pass."""
+    failed = []
+    for name in names or list(KERNEL_SETTINGS):
+        settings = KERNEL_SETTINGS[name]
+        print(f"== {name}: " + " ".join(f"{k}={v}" for k, v in settings.items()), flush=True)
+        started = time.perf_counter()
+        code = subprocess.call([sys.executable, "-m", "pytest", "-q", *KERNEL_TESTS], cwd=ROOT,
+                               env={**os.environ, **settings})
+        print(f"== {name}: {'passed' if code == 0 else 'FAILED'} in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+        if code != 0:
+            failed.append(name)
+    return 1 if failed else 0
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["map"]:
         return write_map()
+    if argv[:1] == ["kernels"]:
+        unknown = set(argv[1:]) - set(KERNEL_SETTINGS)
+        if unknown:
+            sys.exit(f"unknown kernel setting(s) {sorted(unknown)}; known: {list(KERNEL_SETTINGS)}")
+        sys.exit(run_other_kernels(argv[1:]))
     if argv[:1] != ["run"]:
         sys.exit(__doc__)
     paths = [Path(p) for p in argv[1:]] or sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))

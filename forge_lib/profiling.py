@@ -10,6 +10,8 @@ What each memory figure sees (MB here is 10**6 bytes throughout):
   On Linux the kernel keeps the peak itself (VmHWM in /proc/self/status) and resets it when "5" is
   written to /proc/self/clear_refs, so a spike of any duration is caught and nothing runs in the
   background. Elsewhere a thread samples RSS every 5 ms, which can miss a shorter spike.
+  FORGE_NO_PROC_PEAK=1 in the environment hides the kernel's peak, as on macOS or Windows, so
+  the sampling fallback can be tested on Linux (the test suite runs notebook 06 that way).
   RSS counts pages the process has touched: it sees tensors, NumPy arrays and Python objects
   alike, but not memory allocated and never written (torch.empty). Freed memory that the C
   allocator keeps for reuse would hide a later allocation, so the tracker hands it back to the
@@ -32,6 +34,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import math
+import os
 import statistics
 import threading
 import time
@@ -77,15 +80,23 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def _proc_peak_hidden() -> bool:
+    """FORGE_NO_PROC_PEAK=1: behave as a system without the kernel's peak (read at each call)."""
+    return os.environ.get("FORGE_NO_PROC_PEAK") == "1"
+
+
 def peak_rss_mb() -> float | None:
     """The kernel's peak resident memory of this process since its last reset, in MB.
 
-    Reads VmHWM from /proc/self/status (Linux); None where that file does not exist.
+    Reads VmHWM from /proc/self/status (Linux); None where that file does not exist, or when
+    FORGE_NO_PROC_PEAK=1 asks to behave as if it did not.
 
     >>> value = peak_rss_mb()
     >>> value is None or value >= rss_mb() * 0.5
     True
     """
+    if _proc_peak_hidden():
+        return None
     try:
         text = _STATUS.read_text()
     except OSError:
@@ -104,6 +115,8 @@ def kernel_peak_supported() -> bool:
     >>> isinstance(kernel_peak_supported(), bool)
     True
     """
+    if _proc_peak_hidden():
+        return False
     if _kernel_peak is None:
         reset_peak_rss()
     return bool(_kernel_peak)
@@ -119,8 +132,8 @@ def reset_peak_rss() -> bool:
     ...     assert abs(peak_rss_mb() - rss_mb()) < 5.0
     """
     global _kernel_peak
-    if _kernel_peak is False:
-        return False
+    if _kernel_peak is False or _proc_peak_hidden():
+        return False  # (hidden on purpose: not cached, the setting may change back)
     before = peak_rss_mb()
     if before is None:
         _kernel_peak = False

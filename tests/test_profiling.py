@@ -190,6 +190,20 @@ def test_kernel_method_refused_where_unsupported(monkeypatch):
     assert mem.process_peak_mb == pytest.approx(100.0, rel=0.10)
 
 
+@needs_kernel_peak
+def test_hidden_proc_peak_behaves_like_macos_and_is_not_cached(monkeypatch):
+    monkeypatch.setenv("FORGE_NO_PROC_PEAK", "1")
+    assert fl.peak_rss_mb() is None and not fl.kernel_peak_supported() and not fl.reset_peak_rss()
+    with fl.MemoryTracker("hidden", device="cpu") as mem:
+        x = torch.ones(TENSOR_100MB)
+        time.sleep(0.05)  # held long enough for the 5 ms sampler
+    del x
+    assert mem.method == "sampling"
+    assert mem.process_peak_mb == pytest.approx(100.0, rel=0.10)
+    monkeypatch.delenv("FORGE_NO_PROC_PEAK")
+    assert fl.kernel_peak_supported() and fl.peak_rss_mb() is not None
+
+
 @needs_cuda
 def test_cuda_peak_of_a_100mb_tensor():
     with fl.MemoryTracker("gpu", device="cuda") as mem:
