@@ -100,6 +100,7 @@ def pytest_runtest_call(item: pytest.Item):
     if not rounded:
         return
     worst = min(rounded, key=lambda r: r["margin"])
+    worst["float64"] = FLOAT64_TAG in item.cell.metadata.get("tags", [])
     if worst["margin"] < _state["smallest"].get(notebook, {"margin": 1.0})["margin"]:
         _state["smallest"][notebook] = worst
     needed = FLOAT64_MARGIN if FLOAT64_TAG in item.cell.metadata.get("tags", []) else MIN_MARGIN
@@ -123,7 +124,8 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if smallest:
         terminalreporter.section("rounding margins (smallest per notebook, compared cells)")
         for notebook, r in sorted(smallest.items()):
-            terminalreporter.write_line(f"{notebook:<36} {r['margin']:.2g}  cell {r['cell']}: "
+            kind = " (float64-values)" if r.get("float64") else ""
+            terminalreporter.write_line(f"{notebook:<36} {r['margin']:.2g}  cell {r['cell']}{kind}: "
                                         f"{r['value']!r} -> {r['text']}")
     keep = os.environ.get("FORGE_FMT_AUDIT_KEEP")
     if keep:
