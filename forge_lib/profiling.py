@@ -11,7 +11,8 @@ What each memory figure sees (MB here is 10**6 bytes throughout):
   written to /proc/self/clear_refs, so a spike of any duration is caught and nothing runs in the
   background. Elsewhere a thread samples RSS every 5 ms, which can miss a shorter spike.
   FORGE_NO_PROC_PEAK=1 in the environment hides the kernel's peak, as on macOS or Windows, so
-  the sampling fallback can be tested on Linux (the test suite runs notebook 06 that way).
+  the sampling fallback can be tested on Linux (`python -m forge_lib.nbtools kernels portable`
+  runs every notebook that way).
   RSS counts pages the process has touched: it sees tensors, NumPy arrays and Python objects
   alike, but not memory allocated and never written (torch.empty). Freed memory that the C
   allocator keeps for reuse would hide a later allocation, so the tracker hands it back to the

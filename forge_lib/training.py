@@ -56,9 +56,10 @@ class TrainConfig:
     dtype: the precision of the weights and of every computation. float64 by default, because
     the course compares runs digit for digit across machines: in float32 another CPU's kernels
     change the last bit at step 2 or 3, and the difference grows to the 4th digit by step 300;
-    in float64 the same run agrees to about 10 digits, for 1.3-2x the time. Pass torch.float32
-    for speed when the exact digits do not matter. The initial weights are drawn in this
-    dtype too: torch.normal_ in float32 differs in the last bit between CPU kernels.
+    in float64 the same run agrees to about 14 digits, for 1.4-1.6x the time
+    (benchmarks/bench_float64.py). Pass torch.float32 for speed when the exact digits do not
+    matter. The initial weights are drawn in this dtype too: torch.normal_ in float32 differs
+    in the last bit between CPU kernels.
     """
 
     lr: float = 3e-3
