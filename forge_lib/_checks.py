@@ -28,11 +28,26 @@ def float_tensor(x: object, name: str) -> torch.Tensor:
 
 
 def integer_tensor(x: object, name: str) -> torch.Tensor:
+    """An integer tensor of ids, returned as torch.long.
+
+    int64 because every comparison that follows must see the true values: against a uint8
+    tensor, ignore_index=-100 would be cast to 156 (a real token) and a vocabulary size of 300
+    to 44, so valid ids would be dropped or rejected.
+    """
     x = tensor(x, name)
     if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
         raise TypeError(f"{name}: expected an integer tensor of token ids (torch.long), "
                         f"got dtype {x.dtype}. Call .long() on it.")
-    return x
+    return x.long()
+
+
+def ignore_index_arg(value: object) -> int | None:
+    """None or an int: the target id that is not scored (-100, or the pad id)."""
+    # bool is an int in Python; True would silently mean "ignore token 1".
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(f"ignore_index: expected an int (e.g. -100 or the pad id) or None, "
+                        f"got {type(value).__name__} {value!r}.")
+    return value
 
 
 def all_finite(x: torch.Tensor, name: str) -> None:
@@ -67,6 +82,7 @@ def logits_and_target(
     The finiteness of the logits is *not* checked here: on large logits that check costs a
     full-size temporary, so the callers do it chunk by chunk.
     """
+    ignore_index = ignore_index_arg(ignore_index)
     logits = float_tensor(logits, "logits")
     target = integer_tensor(target, "target")
     if logits.ndim not in (2, 3):

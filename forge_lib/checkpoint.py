@@ -43,7 +43,8 @@ def is_improvement(metric: float, best: float | None, *, mode: str = "min",
                    min_delta: float = 0.0) -> bool:
     """True when `metric` beats `best` by more than `min_delta` (None: nothing saved yet).
 
-    NaN is never an improvement: a broken evaluation must not overwrite a good model.
+    A NaN or infinite metric is never an improvement: a broken evaluation must not overwrite a
+    good model, and a -inf "loss" saved as the best could never be beaten again.
 
     >>> is_improvement(2.5, 3.0), is_improvement(2.5, 3.0, mode="max"), is_improvement(1.0, None)
     (True, False, True)
@@ -52,7 +53,11 @@ def is_improvement(metric: float, best: float | None, *, mode: str = "min",
         raise ValueError(f"mode: expected 'min' (lower is better: loss, perplexity) or 'max' "
                          f"(higher is better: accuracy), got {mode!r}.")
     metric = _number(metric, "metric")
-    if math.isnan(metric):
+    min_delta = _number(min_delta, "min_delta")
+    if not (math.isfinite(min_delta) and min_delta >= 0):
+        raise ValueError(f"min_delta: expected a finite number >= 0 (how much better counts as "
+                         f"better), got {min_delta!r}.")
+    if not math.isfinite(metric):
         return False
     if best is None:
         return True
@@ -184,7 +189,7 @@ class BestCheckpoint:
     """
 
     def __init__(self, path: str | Path, mode: str = "min", *, min_delta: float = 0.0) -> None:
-        is_improvement(0.0, None, mode=mode)  # validates mode
+        is_improvement(0.0, None, mode=mode, min_delta=min_delta)  # validates both, early
         self.path = Path(path)
         self.mode = mode
         self.min_delta = _number(min_delta, "min_delta")

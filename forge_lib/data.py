@@ -270,8 +270,12 @@ def collate(
     input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, seq in enumerate(sequences):
-        seq = seq[:width]
-        input_ids[row, :len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+        ids = torch.as_tensor(seq[:width])
+        if ids.is_floating_point() or ids.dtype == torch.bool or ids.ndim != 1:
+            raise TypeError(f"collate: sequence {row} must be a flat list of int token ids, got "
+                            f"{ids.dtype} values of shape {tuple(ids.shape)} (a float id would "
+                            f"be truncated silently). Round or convert the ids first.")
+        input_ids[row, :len(ids)] = ids
         attention_mask[row, :len(seq)] = 1
     labels = input_ids.masked_fill(attention_mask == 0, label_pad)
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}

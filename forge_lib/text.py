@@ -31,15 +31,6 @@ __all__ = [
 _CHUNK_ELEMENTS = 1 << 22  # 4M elements: 16 MB in float32
 
 
-def _check_ignore_index(ignore_index: object) -> int | None:
-    # bool is an int in Python; True would silently mean "ignore token 1".
-    if ignore_index is not None and (isinstance(ignore_index, bool)
-                                     or not isinstance(ignore_index, int)):
-        raise TypeError(f"ignore_index: expected an int (e.g. -100 or the pad id) or None, "
-                        f"got {type(ignore_index).__name__} {ignore_index!r}.")
-    return ignore_index
-
-
 def nll_sum_and_count(
     logits: torch.Tensor, target: torch.Tensor, *, ignore_index: int | None = None
 ) -> tuple[torch.Tensor, int]:
@@ -58,9 +49,7 @@ def nll_sum_and_count(
     >>> round(nll.item(), 4), n
     (2.2539, 2)
     """
-    _check_ignore_index(ignore_index)
     flat_logits, flat_target = _checks.logits_and_target(logits, target, ignore_index)
-    flat_target = flat_target.long()  # (N, V), (N,); gather() rejects int16/uint8 indices
     if ignore_index is not None:
         keep = flat_target != ignore_index
         if not bool(keep.all()):
@@ -203,7 +192,7 @@ class Perplexity(Metric):
 
     def __init__(self, ignore_index: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.ignore_index = _check_ignore_index(ignore_index)
+        self.ignore_index = _checks.ignore_index_arg(ignore_index)
         self.add_state("nll_sum", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 

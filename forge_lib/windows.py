@@ -62,6 +62,11 @@ def _token_ids(token_ids: object) -> torch.Tensor:
         raise ValueError(f"token_ids: expected one long 1-D stream of ids (N,), got shape "
                          f"{tuple(ids.shape)}. Concatenate the sequences first "
                          f"(torch.cat or fl.token_stream).")
+    if ids.numel() and int(ids.min()) < 0:
+        raise ValueError(f"token_ids: expected real token ids (>= 0) only, found "
+                         f"{int((ids < 0).sum())} negative (first: {int(ids[ids < 0][0])}). A "
+                         f"stream is read as context too, so it cannot hold -100 labels; to "
+                         f"leave some targets unscored pass ignore_index=<their id>.")
     return ids
 
 
@@ -77,6 +82,7 @@ def sliding_window_nll(
     each <eos> of a concatenated stream, which a per-sentence evaluation never predicts).
     """
     ids = _token_ids(token_ids)
+    ignore_index = _checks.ignore_index_arg(ignore_index)
     batch_size = _int_arg(batch_size, "batch_size")
     block = getattr(getattr(model, "config", None), "block_size", None)
     if block is not None and isinstance(context, int) and context > block:
