@@ -66,6 +66,27 @@ def finite_number(x: float, name: str) -> float:
     return x
 
 
+def positive_number(x: object, name: str) -> float:
+    """A finite number > 0 (a sigma, a scale)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not (math.isfinite(x) and x > 0):
+        raise ValueError(f"{name}: expected a finite number > 0, got {x!r}.")
+    return float(x)
+
+
+def binary_mask(x: object, name: str) -> torch.Tensor:
+    """A keep-mask of 1 (or True) for what counts and 0 (False) for what does not, as bool.
+
+    Casting with .bool() alone would invert an additive mask (0 keep, -1e9 or -inf drop), the
+    other common convention, without a word; so any value other than 0 and 1 is refused.
+    """
+    x = tensor(x, name)
+    if x.dtype != torch.bool and bool(((x != 0) & (x != 1)).any()):
+        raise ValueError(f"{name}: expected 1 (or True) to keep and 0 (or False) to drop, got "
+                         f"values from {x.min().item():g} to {x.max().item():g}. An additive mask "
+                         f"(0 keep, -inf or -1e9 drop) is the other convention: pass (mask == 0).")
+    return x.bool()
+
+
 def positive_int(x: object, name: str) -> int:
     if isinstance(x, bool) or not isinstance(x, int):
         raise TypeError(f"{name}: expected a positive int, got {type(x).__name__} {x!r}.")

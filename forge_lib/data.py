@@ -43,7 +43,12 @@ class WordTokenizer:
     """
 
     def __init__(self, words: list[str] | tuple[str, ...]) -> None:
+        if isinstance(words, str):  # list("the cat") would be a vocabulary of letters
+            raise TypeError(f"WordTokenizer: expected a list of words, got the string {words[:40]!r}; "
+                            f"pass words.split() or WordTokenizer.from_texts([text]).")
         words = list(words)
+        if not all(isinstance(w, str) and w for w in words):
+            raise TypeError("WordTokenizer: every word must be a non-empty str.")
         clash = sorted(set(words) & set(SPECIAL_TOKENS))
         if clash or len(set(words)) != len(words):
             raise ValueError(f"WordTokenizer: words must be unique and must not include special "
@@ -308,7 +313,14 @@ def load_text_file(
     if not path.is_file():
         raise FileNotFoundError(f"load_text_file: no file at {path.name!r}; expected a UTF-8 "
                                 f"text file with one sentence per line.")
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    try:
+        # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the first word
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"load_text_file: {path.name!r} is not UTF-8 text (byte {exc.start}: "
+                         f"{exc.reason}). Re-save it as UTF-8, or decode it yourself and pass "
+                         f"the sentences to fl.WordTokenizer.from_texts.") from exc
+    lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     if not lines:
         raise ValueError(f"load_text_file: {path.name!r} has no non-empty lines.")

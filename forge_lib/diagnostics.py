@@ -48,6 +48,7 @@ from statistics import median as _median
 
 import torch
 
+from forge_lib import _checks
 from forge_lib.fmt import fmt
 
 __all__ = ["Finding", "Thresholds", "diagnose", "curve_summary", "CODES", "REMEDIES"]
@@ -97,6 +98,14 @@ class Thresholds:
     plateau_share: float = 0.02
     floor_tol: float = 0.05
     spike_factor: float = 10.0
+
+    def __post_init__(self) -> None:
+        # A NaN threshold makes every comparison False, which turns an exploding curve into
+        # "not_learning" without a word; refuse it, and anything negative, here.
+        _checks.positive_int(self.min_points, "min_points")
+        for name in ("explode_rise", "min_drop", "oscillation", "overfit_rise", "plateau_share",
+                     "floor_tol", "spike_factor"):
+            _checks.positive_number(getattr(self, name), name)
 
 
 @dataclass(frozen=True)
@@ -219,6 +228,9 @@ def diagnose(
                          f"{len(val)}. Did you swap train_loss and val_loss?")
     if grad_norm is not None and len(grads) != n:
         raise ValueError(f"grad_norm: expected one value per train step ({n}), got {len(grads)}.")
+    if any(g < 0 for g in grads):  # (NaN and inf are allowed: a broken step has them)
+        raise ValueError(f"grad_norm: a norm is never negative, found {min(grads)!r}; pass the "
+                         f"value clip_grad_norm_ / get_total_norm returned.")
     steps_of_val = _val_steps(n, len(val), val_steps) if val else []
     if floor is not None and not math.isfinite(float(floor)):
         raise ValueError(f"floor: expected a finite number (the best achievable loss), got "

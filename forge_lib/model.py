@@ -105,7 +105,8 @@ class TinyCausalLM(nn.Module):
                 raise ValueError(f"attention_mask: expected shape {(b, t)} like input_ids, got "
                                  f"{tuple(attention_mask.shape)}.")
             causal = torch.ones(t, t, dtype=torch.bool, device=input_ids.device).tril()  # (T, T)
-            allowed = causal & attention_mask.bool()[:, None, None, :]  # (B, 1, T, T)
+            keep = _checks.binary_mask(attention_mask, "attention_mask")
+            allowed = causal & keep[:, None, None, :]  # (B, 1, T, T)
         x = self.tok_emb(input_ids) + self.pos_emb(torch.arange(t, device=input_ids.device))
         for block in self.blocks:
             x = block(x, allowed)

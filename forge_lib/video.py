@@ -316,9 +316,16 @@ def flow_warping_error(frames: torch.Tensor, flows: torch.Tensor, *,
         if tuple(mask.shape) != (*lead, t - 1, 1, h, w):
             raise ValueError(f"mask: expected shape {(*lead, t - 1, 1, h, w)}, got "
                              f"{tuple(mask.shape)}.")
-        keep = keep & mask.reshape(-1, 1, h, w).bool()
+        keep = keep & _checks.binary_mask(mask, "mask").reshape(-1, 1, h, w)
+    kept = keep.flatten(1).sum(dim=1)  # (P,) pixels scored per pair
+    if bool((kept == 0).any()):
+        empty = (kept == 0).nonzero().flatten().tolist()
+        raise ValueError(f"flow_warping_error: no pixel left to score in frame pair(s) {empty[:5]} "
+                         f"(flattened over the batch): the mask is all False there, or the flows "
+                         f"move every pixel out of the frame. An error of 0 would claim a perfect "
+                         f"match; check the mask's convention (True = keep) and the flows' units "
+                         f"(pixels).")
     sq = (warped - dst.double()).square().mean(dim=1, keepdim=True)  # (P, 1, H, W)
-    kept = keep.flatten(1).sum(dim=1).clamp(min=1)
     per = ((sq * keep).flatten(1).sum(dim=1) / kept).reshape(*lead, t - 1)  # (..., T-1)
     return per if per_pair else per.mean(dim=-1)
 

@@ -148,7 +148,7 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, *, data_range: float,
                          f"{tuple(pred.shape)}.")
     dtype = torch.float64 if pred.dtype == torch.float64 else torch.float32
     pred, target = pred.to(dtype), target.to(dtype)
-    window = _gaussian_1d(sigma, dtype)
+    window = _gaussian_1d(_checks.positive_number(sigma, "sigma"), dtype)
     pad = (window.numel() - 1) // 2
     b, c, h, w = pred.shape
     if min(h, w) <= pad:
@@ -232,6 +232,15 @@ def frechet_distance_from_stats(mu_a: torch.Tensor, sigma_a: torch.Tensor, mu_b:
         raise ValueError(f"expected means (D,) and covariances (D, D) with one D, got "
                          f"{tuple(mu_a.shape)}, {tuple(sigma_a.shape)}, {tuple(mu_b.shape)}, "
                          f"{tuple(sigma_b.shape)}.")
+    for stat, name in [(mu_a, "mu_a"), (sigma_a, "sigma_a"), (mu_b, "mu_b"), (sigma_b, "sigma_b")]:
+        _checks.all_finite(stat, name)
+    for cov, name in [(sigma_a, "sigma_a"), (sigma_b, "sigma_b")]:
+        if not torch.allclose(cov, cov.T, rtol=1e-6, atol=1e-12 * float(cov.abs().max())):
+            raise ValueError(f"{name}: expected a symmetric covariance matrix (D, D); it is not. "
+                             f"Compute it with torch.cov or fl.gaussian_stats.")
+    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps >= 0):
+        raise ValueError(f"eps: expected a finite number >= 0 (the offset added to both "
+                         f"covariances), got {eps!r}.")
     if eps:
         eye = torch.eye(d, dtype=torch.float64)
         sigma_a, sigma_b = sigma_a + eps * eye, sigma_b + eps * eye

@@ -73,3 +73,87 @@ def test_min_delta_must_be_finite_and_non_negative(min_delta, tmp_path):
         fl.BestCheckpoint(tmp_path / "best.pt", min_delta=min_delta)
     with pytest.raises(ValueError, match="min_delta"):
         fl.is_improvement(1.0, 2.0, min_delta=min_delta)
+
+
+# --- masks, image and video metrics, diagnostics -------------------------------------------------
+
+def test_additive_attention_mask_is_refused_not_inverted():
+    model = fl.TinyCausalLM(fl.ModelConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2,
+                                           d_model=8, d_ff=16))
+    ids = torch.tensor([[1, 5, 6, 0]])
+    additive = torch.tensor([[0.0, 0.0, 0.0, -1e9]])  # Hugging Face's internal form: 0 keeps
+    with pytest.raises(ValueError, match=r"attention_mask: .*pass \(mask == 0\)"):
+        model(ids, attention_mask=additive)
+    keep = torch.tensor([[1, 1, 1, 0]])
+    torch.testing.assert_close(model(ids, attention_mask=keep),
+                               model(ids, attention_mask=(additive == 0)))
+
+
+def test_flow_warping_error_refuses_a_pair_with_nothing_to_score():
+    video = fl.moving_shapes_video(n_frames=3, size=16, seed=0)
+    with pytest.raises(ValueError, match=r"no pixel left to score in frame pair\(s\) \[0, 1\]"):
+        fl.flow_warping_error(video.frames, video.flows, mask=torch.zeros_like(video.valid))
+    far = torch.full_like(video.flows, 1000.0)  # every source pixel outside the frame
+    with pytest.raises(ValueError, match="no pixel left to score"):
+        fl.flow_warping_error(video.frames, far)
+    with pytest.raises(ValueError, match="mask: expected 1 .* to keep"):
+        fl.flow_warping_error(video.frames, video.flows, mask=video.valid.float() * 255)
+
+
+@pytest.mark.parametrize("sigma", [0, -1.0, math.nan, math.inf])
+def test_ssim_sigma_must_be_positive(sigma):
+    x = torch.rand(1, 1, 16, 16)
+    with pytest.raises(ValueError, match="sigma: expected a finite number > 0"):
+        fl.ssim(x, x, data_range=1.0, sigma=sigma)
+
+
+def test_frechet_distance_refuses_bad_eps_and_bad_statistics():
+    i = torch.eye(3, dtype=torch.float64)
+    mu = torch.zeros(3)
+    with pytest.raises(ValueError, match="eps: expected a finite number >= 0"):
+        fl.frechet_distance_from_stats(mu, i, mu, i, eps=-1.0)
+    nan_cov = i.clone()
+    nan_cov[0, 1] = math.nan
+    with pytest.raises(ValueError, match="sigma_a: expected only finite values"):
+        fl.frechet_distance_from_stats(mu, nan_cov, mu, i)
+    skew = i.clone()
+    skew[0, 1] = 0.5
+    with pytest.raises(ValueError, match="sigma_b: expected a symmetric covariance"):
+        fl.frechet_distance_from_stats(mu, i, mu, skew)
+
+
+@pytest.mark.parametrize("field", ["explode_rise", "min_drop", "oscillation", "spike_factor"])
+@pytest.mark.parametrize("value", [math.nan, -0.1])
+def test_thresholds_must_be_positive_numbers(field, value):
+    with pytest.raises(ValueError, match=f"{field}: expected a finite number > 0"):
+        fl.Thresholds(**{field: value})
+
+
+def test_negative_gradient_norm_is_refused():
+    losses = [5.0 - 0.01 * i for i in range(40)]
+    with pytest.raises(ValueError, match="grad_norm: a norm is never negative"):
+        fl.diagnose(losses, grad_norm=[1.0] * 39 + [-2.0])
+
+
+# --- text files and tokenizers -------------------------------------------------------------------
+
+def test_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeffthe cat sat\nthe dog sat\n".encode())
+    tok, sentences = fl.load_text_file(path)
+    assert "the" in tok.vocab and "\ufeffthe" not in tok.vocab
+    assert sentences[0] == tok.encode("the cat sat")
+
+
+def test_non_utf8_file_names_the_file(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("caf\xe9 ol\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"'latin1.txt' is not UTF-8 text \(byte 3"):
+        fl.load_text_file(path)
+
+
+def test_tokenizer_refuses_a_string_for_a_word_list():
+    with pytest.raises(TypeError, match="expected a list of words, got the string 'the cat'"):
+        fl.WordTokenizer("the cat")
+    with pytest.raises(TypeError, match="every word must be a non-empty str"):
+        fl.WordTokenizer(["the", ""])
