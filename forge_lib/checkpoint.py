@@ -16,12 +16,15 @@ What it does beyond `torch.save(model.state_dict(), "best.pt")`:
   the old file with os.replace, which is atomic on POSIX and Windows. A crash mid-write leaves
   the previous best intact (and, at worst, a stray `.best.pt.tmp-*` file);
 - loads with torch.load(weights_only=True), which refuses anything but tensors and plain Python
-  values, and turns a truncated, foreign or mismatched file into a ValueError that says so.
+  values, and turns a truncated, foreign or mismatched file into a ValueError that says so;
+- records a SHA-256 of everything it saved (`payload_digest`) and checks it on loading, so a
+  flipped bit on disk or an interrupted copy is reported instead of loaded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import math
 import os
@@ -34,9 +37,10 @@ from unittest import mock
 import torch
 
 __all__ = ["BestCheckpoint", "atomic_save", "load_best_checkpoint", "is_improvement",
+           "payload_digest", "save_verified", "load_verified",
            "capture_rng_state", "restore_rng_state", "simulated_crash", "SimulatedCrash"]
 
-_FORMAT = "forge_lib.best_checkpoint/1"
+_FORMAT = "forge_lib.best_checkpoint/2"  # /2: with a SHA-256 of the contents
 
 
 def is_improvement(metric: float, best: float | None, *, mode: str = "min",
@@ -128,6 +132,9 @@ def atomic_save(obj: object, path: str | Path) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file what open() would
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
             f.flush()
@@ -145,31 +152,85 @@ def atomic_save(obj: object, path: str | Path) -> None:
             os.close(dir_fd)
 
 
+def payload_digest(obj: object) -> str:
+    """SHA-256 of a checkpoint's contents: each tensor's dtype, shape and bytes, each other value's
+    type and repr, dict keys in sorted order. The same after a torch.save/torch.load round trip.
+
+    >>> payload_digest({"w": torch.zeros(2)}) == payload_digest({"w": torch.zeros(2)})
+    True
+    >>> payload_digest({"w": torch.zeros(2)}) == payload_digest({"w": torch.tensor([0.0, 1e-30])})
+    False
+    """
+    digest = hashlib.sha256()
+    _feed(digest, obj)
+    return digest.hexdigest()
+
+
+def _feed(digest: hashlib._Hash, obj: object) -> None:
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        digest.update(f"T{t.dtype}{tuple(t.shape)}:".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        digest.update(b"{")
+        for key in sorted(obj, key=repr):
+            _feed(digest, key)
+            _feed(digest, obj[key])
+        digest.update(b"}")
+    elif isinstance(obj, (list, tuple)):
+        digest.update(b"[" if isinstance(obj, list) else b"(")
+        for item in obj:
+            _feed(digest, item)
+        digest.update(b"]")
+    else:
+        digest.update(f"{type(obj).__name__}:{obj!r};".encode())
+
+
+def save_verified(payload: dict, path: str | Path) -> None:
+    """atomic_save of `payload` with its SHA-256 added under "sha256" (load_verified checks it)."""
+    atomic_save({**payload, "sha256": payload_digest(payload)}, path)
+
+
+def load_verified(path: str | Path, expected_format: str, caller: str, kind: str) -> dict:
+    """torch.load(weights_only=True) a file written by save_verified, and check it: readable,
+    of `expected_format`, and with contents whose SHA-256 is the one recorded at saving."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{caller}: no checkpoint at {path.name!r}.")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, empty file, text file, custom classes, ...
+        raise ValueError(
+            f"{caller}: {path.name!r} ({path.stat().st_size:,} bytes) is not a "
+            f"complete checkpoint. It may be truncated (a crash during a non-atomic save), not "
+            f"written by torch.save, or hold objects that weights_only=True refuses. "
+            f"torch.load said: {(str(exc).splitlines() or [''])[0][:200]}") from exc
+    if not isinstance(blob, dict) or blob.get("format") != expected_format:
+        found = blob.get("format", "no 'format' key") if isinstance(blob, dict) else \
+            type(blob).__name__
+        raise ValueError(f"{caller}: {path.name!r} is not a {kind} file "
+                         f"(expected format {expected_format!r}, found {found!r}).")
+    recorded = blob.pop("sha256", None)
+    if recorded != payload_digest(blob):
+        raise ValueError(f"{caller}: {path.name!r} is corrupted: its contents do not match the "
+                         f"SHA-256 recorded when it was saved (a flipped bit on disk, an "
+                         f"interrupted copy, or an edit). Restore it from a backup or rebuild it.")
+    return blob
+
+
 def load_best_checkpoint(path: str | Path) -> dict:
     """Read and check a file written by BestCheckpoint; raises a ValueError that says what is wrong.
 
-    Returns the saved dict: format, mode, metric, step, model, optimizer, scheduler, rng, extra.
+    Returns the saved dict: format, mode, metric, step, model, optimizer, optimizer_class,
+    scheduler, rng, extra.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"load_best_checkpoint: no checkpoint at {path.name!r}.")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated zip, text file, pickle of custom classes, ...
-        raise ValueError(
-            f"load_best_checkpoint: {path.name!r} ({path.stat().st_size:,} bytes) is not a "
-            f"complete checkpoint. It may be truncated (a crash during a non-atomic save), not "
-            f"written by torch.save, or hold objects that weights_only=True refuses. "
-            f"torch.load said: {str(exc).splitlines()[0][:200]}") from exc
-    if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
-        found = blob.get("format", "no 'format' key") if isinstance(blob, dict) else \
-            type(blob).__name__
-        hint = (" It looks like a bare state_dict: load it with "
-                "model.load_state_dict(torch.load(path, weights_only=True)).")
-        raise ValueError(f"load_best_checkpoint: {path.name!r} is not a fl.BestCheckpoint file "
-                         f"(expected format {_FORMAT!r}, found {found!r})."
-                         + (hint if isinstance(blob, dict) and "format" not in blob else ""))
-    return blob
+        return load_verified(path, _FORMAT, "load_best_checkpoint", "fl.BestCheckpoint")
+    except ValueError as exc:
+        if "no 'format' key" in str(exc):
+            raise ValueError(f"{exc} It looks like a bare state_dict: load it with "
+                             f"model.load_state_dict(torch.load(path, weights_only=True)).") from None
+        raise
 
 
 class BestCheckpoint:
@@ -217,10 +278,11 @@ class BestCheckpoint:
         metric = _number(metric, "metric")
         if not is_improvement(metric, self.best, mode=self.mode, min_delta=self.min_delta):
             return False
-        atomic_save({
+        save_verified({
             "format": _FORMAT, "mode": self.mode, "metric": metric, "step": step,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict() if optimizer is not None else None,
+            "optimizer_class": type(optimizer).__name__ if optimizer is not None else None,
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "rng": capture_rng_state(generator),
             "extra": extra,
@@ -248,6 +310,11 @@ class BestCheckpoint:
             if blob[name] is None:
                 raise ValueError(f"BestCheckpoint.restore: a {name} was passed, but the "
                                  f"checkpoint was saved without one.")
+            if name == "optimizer" and type(obj).__name__ != blob["optimizer_class"]:
+                # load_state_dict would silently give this optimizer the saved one's settings
+                raise ValueError(f"BestCheckpoint.restore: the checkpoint holds a "
+                                 f"{blob['optimizer_class']} state, not a {type(obj).__name__} one; "
+                                 f"pass the optimizer the run was saved with.")
             obj.load_state_dict(blob[name])
         if rng:
             restore_rng_state(blob["rng"], generator)

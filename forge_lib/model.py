@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from forge_lib import _checks
+from forge_lib.checkpoint import load_verified, save_verified
 from forge_lib.data import iterate_batches
 from forge_lib.text import nll_sum_and_count, ppl_from_loss, shift_for_causal_lm
 
@@ -27,7 +28,7 @@ __all__ = ["ModelConfig", "TinyCausalLM", "save_checkpoint", "load_checkpoint",
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CHECKPOINT_PATH = DATA_DIR / "tiny_lm.pt"
-_FORMAT = "forge_lib.tiny_lm/1"
+_FORMAT = "forge_lib.tiny_lm/2"  # /2: saved atomically, with a SHA-256 of the contents
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,13 @@ class ModelConfig:
     n_head: int = 4
     d_model: int = 96
     d_ff: int = 384
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model", "d_ff"):
+            _checks.positive_int(getattr(self, name), name)
+        if self.d_model % self.n_head:
+            raise ValueError(f"d_model: expected a multiple of n_head={self.n_head}, got "
+                             f"{self.d_model}.")
 
 
 class Block(nn.Module):
@@ -119,26 +127,33 @@ class TinyCausalLM(nn.Module):
 
 
 def save_checkpoint(model: TinyCausalLM, path: str | Path, card: dict) -> None:
-    """Write config, weights and a card of plain facts (numbers and strings) to `path`."""
-    torch.save({"format": _FORMAT, "config": asdict(model.config),
-                "state_dict": model.state_dict(), "card": card}, path)
+    """Write config, weights and a card of plain facts (numbers and strings) to `path`,
+    atomically and with a SHA-256 of the contents (fl.save_verified)."""
+    save_verified({"format": _FORMAT, "config": asdict(model.config),
+                   "state_dict": model.state_dict(), "card": card}, path)
 
 
 def load_checkpoint(path: str | Path) -> tuple[TinyCausalLM, dict]:
-    """Load a checkpoint written by save_checkpoint, safely (weights_only=True), in eval mode."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"load_checkpoint: no checkpoint at {path.name!r}. Rebuild it "
-                                f"with `python -m forge_lib.train`.")
+    """Load a checkpoint written by save_checkpoint, safely (weights_only=True), in eval mode.
+
+    The file's SHA-256 is checked, and its config against its weights before anything is
+    allocated: a corrupted or edited file is a ValueError, never a model with wrong weights.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"load_checkpoint: no checkpoint at {Path(path).name!r}. Rebuild "
+                                f"it with `python -m forge_lib.train`.")
+    blob = load_verified(path, _FORMAT, "load_checkpoint", "fl.save_checkpoint")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated zip, foreign pickle, ...: all mean "not our file"
-        raise ValueError(f"load_checkpoint: {path.name!r} is not a readable checkpoint "
-                         f"(corrupted, truncated or not saved by torch.save): {exc}") from exc
-    if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
-        found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
-        raise ValueError(f"load_checkpoint: expected format {_FORMAT!r}, found {found!r}.")
-    config = ModelConfig(**blob["config"])
+        config = ModelConfig(**blob["config"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"load_checkpoint: {Path(path).name!r} has an invalid config: {exc}") from exc
+    with torch.device("meta"):  # shapes only: nothing is allocated yet
+        expected = {k: tuple(v.shape) for k, v in TinyCausalLM(config).state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in blob["state_dict"].items()}
+    if found != expected:
+        wrong = sorted(set(found) ^ set(expected) | {k for k in found if found[k] != expected.get(k)})
+        raise ValueError(f"load_checkpoint: the weights in {Path(path).name!r} do not fit its config "
+                         f"{config} (first mismatches: {wrong[:3]}).")
     model = TinyCausalLM(config)
     model.load_state_dict(blob["state_dict"])  # strict: a missing or extra weight raises
     return model.eval(), blob["card"]

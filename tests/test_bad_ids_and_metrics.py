@@ -157,3 +157,73 @@ def test_tokenizer_refuses_a_string_for_a_word_list():
         fl.WordTokenizer("the cat")
     with pytest.raises(TypeError, match="every word must be a non-empty str"):
         fl.WordTokenizer(["the", ""])
+
+
+# --- checkpoints: corruption, mismatches, allocation ----------------------------------------------
+
+def _flip_a_weight_byte(path, weight):
+    data = bytearray(path.read_bytes())
+    needle = weight.detach().reshape(-1)[:8].contiguous().view(torch.uint8).numpy().tobytes()
+    at = data.find(needle)
+    assert at > 0, "the weight's bytes are stored uncompressed in torch's zip format"
+    data[at + 3] ^= 0x01  # one bit of one float
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_bit_in_the_tiny_model_is_reported(tmp_path):
+    model, card = fl.load_tiny_model()
+    path = tmp_path / "tiny.pt"
+    fl.save_checkpoint(model, path, card)
+    fl.load_checkpoint(path)  # intact: loads
+    _flip_a_weight_byte(path, model.tok_emb.weight)
+    with pytest.raises(ValueError, match="'tiny.pt' is corrupted: its contents do not match the SHA-256"):
+        fl.load_checkpoint(path)
+
+
+def test_a_flipped_bit_in_a_best_checkpoint_is_reported(tmp_path):
+    model = torch.nn.Linear(64, 64)
+    best = fl.BestCheckpoint(tmp_path / "best.pt")
+    best.update(1.0, step=1, model=model)
+    _flip_a_weight_byte(best.path, model.weight)
+    with pytest.raises(ValueError, match="is corrupted"):
+        fl.load_best_checkpoint(best.path)
+
+
+def test_empty_file_is_a_clear_error(tmp_path):
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"'empty.pt' \(0 bytes\) is not a complete checkpoint"):
+        fl.load_checkpoint(tmp_path / "empty.pt")
+
+
+def test_config_is_checked_against_the_weights_before_allocating(tmp_path, monkeypatch):
+    model, card = fl.load_tiny_model()
+    path = tmp_path / "huge.pt"
+    fl.save_checkpoint(model, path, card)
+    blob = torch.load(path, weights_only=True)
+    blob.pop("sha256")
+    blob["config"]["vocab_size"] = 10**9  # would allocate hundreds of GB
+    fl.save_verified(blob, path)
+    built = []
+    monkeypatch.setattr(fl.model.TinyCausalLM, "__init__",
+                        lambda self, cfg, _init=fl.model.TinyCausalLM.__init__: (
+                            built.append(torch.empty(0).device.type), _init(self, cfg))[1])
+    with pytest.raises(ValueError, match="do not fit its config"):
+        fl.load_checkpoint(path)
+    assert built == ["meta"]  # only the shape-only model on the meta device was built
+
+
+def test_restoring_an_adam_state_into_sgd_is_refused(tmp_path):
+    model = torch.nn.Linear(2, 1)
+    adam = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    best = fl.BestCheckpoint(tmp_path / "best.pt")
+    best.update(1.0, step=1, model=model, optimizer=adam)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="holds a AdamW state, not a SGD one"):
+        best.restore(model=model, optimizer=sgd, rng=False)
+    assert sgd.param_groups[0]["lr"] == 0.1  # untouched
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    fl.atomic_save({"x": torch.ones(1)}, tmp_path / "a.pt")
+    torch.save({"x": torch.ones(1)}, tmp_path / "b.pt")
+    assert (tmp_path / "a.pt").stat().st_mode == (tmp_path / "b.pt").stat().st_mode

@@ -173,7 +173,7 @@ def test_bare_state_dict_is_foreign(tmp_path):
 
 
 def test_the_tiny_model_checkpoint_is_foreign():
-    with pytest.raises(ValueError, match="forge_lib.tiny_lm/1"):
+    with pytest.raises(ValueError, match="forge_lib.tiny_lm/2"):
         load_best_checkpoint(fl.CHECKPOINT_PATH)
 
 
@@ -182,7 +182,7 @@ class Custom:
 
 
 def test_custom_objects_are_refused_by_weights_only(tmp_path):
-    torch.save({"format": "forge_lib.best_checkpoint/1", "thing": Custom()}, tmp_path / "c.pt")
+    torch.save({"format": "forge_lib.best_checkpoint/2", "thing": Custom()}, tmp_path / "c.pt")
     with pytest.raises(ValueError, match="weights_only"):
         load_best_checkpoint(tmp_path / "c.pt")
 

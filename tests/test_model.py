@@ -78,11 +78,11 @@ def test_corrupted_and_foreign_checkpoints_are_refused(tmp_path, model_and_card)
                                                  reloaded.state_dict().values(), strict=True))
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
+    with pytest.raises(ValueError, match="is not a complete checkpoint"):
         fl.load_checkpoint(truncated)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, foreign)
-    with pytest.raises(ValueError, match=re.escape("expected format 'forge_lib.tiny_lm/1'")):
+    with pytest.raises(ValueError, match=re.escape("expected format 'forge_lib.tiny_lm/2'")):
         fl.load_checkpoint(foreign)
     with pytest.raises(FileNotFoundError, match="forge_lib.train"):
         fl.load_checkpoint(tmp_path / "missing.pt")
