@@ -5,7 +5,8 @@
 Prints, measured side by side in one run: the median time of each (interleaved runs after a
 warm-up, so both see the same machine load) and the extra peak memory each needs above the
 logits themselves (fl.MemoryTracker, process RSS), with the ratios fl / torchmetrics.
-Targets from the issue: time ratio <= 0.5, extra peak memory ratio <= 0.2.
+Targets: time ratio <= 0.4 (the physical floor is about two passes over the logits), extra peak
+memory ratio <= 0.2.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ def main() -> None:
     print(f"agreement: relative difference {rel:.2e}")
     time_ratio = t["forge_lib"] / t["torchmetrics"]
     mem_ratio = m["forge_lib"] / m["torchmetrics"]
-    print(f"time ratio forge_lib / torchmetrics = {time_ratio:.3f} (target <= 0.5: "
-          f"{'met' if time_ratio <= 0.5 else 'NOT met'})")
+    print(f"time ratio forge_lib / torchmetrics = {time_ratio:.3f} (target <= 0.4: "
+          f"{'met' if time_ratio <= 0.4 else 'NOT met'})")
     print(f"extra peak memory ratio forge_lib / torchmetrics = {mem_ratio:.3f} (target <= 0.2: "
           f"{'met' if mem_ratio <= 0.2 else 'NOT met'})")
 

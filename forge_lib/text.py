@@ -44,6 +44,9 @@ def nll_sum_and_count(
     log-softmax identity, so a target probability far below float32's smallest number still
     has a finite, exact loss (softmax-then-log would give log(0) = -inf).
 
+    Non-finite logits: NaN or +inf raise a ValueError. -inf means probability 0 (a masked
+    token) and is allowed, except at the target, whose loss would be infinite (ValueError).
+
     >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
     >>> nll, n = nll_sum_and_count(logits, torch.tensor([0, 0]))
     >>> round(nll.item(), 4), n
@@ -61,15 +64,27 @@ def nll_sum_and_count(
         chunk = flat_logits[start:start + rows]
         if chunk.dtype in (torch.float16, torch.bfloat16):
             chunk = chunk.float()  # half precision cannot hold a log-sum-exp accurately
-        # A sum is finite exactly when no logit is NaN or infinite (unless finite logits overflow
-        # it): one cheap pass decides, and the full check with its message runs only then.
-        if not bool(torch.isfinite(chunk.sum())):
-            _checks.all_finite(chunk, "logits")
         # cross_entropy is logsumexp(chunk) - chunk[target] in one fused log-softmax kernel;
         # torch.logsumexp on CPU materialises chunk - max and its exp, several times slower.
-        nll = F.cross_entropy(chunk, flat_target[start:start + rows], reduction="none")  # (rows,)
-        total += nll.sum(dtype=torch.float64)
+        rows_target = flat_target[start:start + rows]
+        chunk_nll = F.cross_entropy(chunk, rows_target, reduction="none").sum(dtype=torch.float64)
+        # A NaN or +inf logit anywhere in a row makes that row's loss non-finite, so checking the
+        # loss replaces a separate pass over the logits; the full diagnosis runs only then.
+        if not bool(torch.isfinite(chunk_nll)):
+            _refuse_non_finite(chunk, rows_target)
+        total += chunk_nll
     return total, n_tokens
+
+
+def _refuse_non_finite(logits: torch.Tensor, target: torch.Tensor) -> None:
+    """Say why a chunk's loss is not finite: NaN or +inf logits, or a target of probability 0."""
+    if bool((torch.isnan(logits) | (logits == math.inf)).any()):
+        _checks.all_finite(logits, "logits")
+    at_target = logits.gather(1, target[:, None]).squeeze(1)  # (rows,)
+    zero = int((at_target == -math.inf).sum())
+    raise ValueError(f"logits: the target's logit is -inf (probability 0) at {zero} position(s), "
+                     f"so its loss is infinite. -inf elsewhere in a row (a masked token) is "
+                     f"fine; a target the model rules out is a modelling or masking bug.")
 
 
 def perplexity(

@@ -290,12 +290,21 @@ def test_target_ids_out_of_range_raise(ids, ignore_index):
     assert f"pass ignore_index={bad[0]}" in str(info.value)  # suggests the fix
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_non_finite_logits_raise(value):
     logits = torch.zeros(3, 4)
     logits[1, 2] = value
     with pytest.raises(ValueError, match="expected only finite values"):
         fl.nll_sum_and_count(logits, torch.tensor([0, 1, 2]))
+
+
+def test_minus_inf_logit_is_a_masked_token_unless_it_is_the_target():
+    logits = torch.zeros(3, 4)
+    logits[1, 2] = -math.inf  # token 2 ruled out at position 1: the other three share it
+    nll, n = fl.nll_sum_and_count(logits, torch.tensor([0, 1, 2]))
+    assert n == 3 and nll.item() == pytest.approx(2 * math.log(4) + math.log(3), rel=1e-6)  # float32
+    with pytest.raises(ValueError, match=r"target's logit is -inf \(probability 0\) at 1 position"):
+        fl.nll_sum_and_count(logits, torch.tensor([0, 2, 2]))
 
 
 def test_non_finite_logits_at_ignored_positions_are_not_looked_at():
