@@ -99,11 +99,12 @@ def pytest_runtest_call(item: pytest.Item):
     rounded = [r for r in records if not r["exact"] and r["text"] in printed]
     if not rounded:
         return
+    float64 = FLOAT64_TAG in item.cell.metadata.get("tags", [])
     worst = min(rounded, key=lambda r: r["margin"])
-    worst["float64"] = FLOAT64_TAG in item.cell.metadata.get("tags", [])
+    worst["float64"] = float64
     if worst["margin"] < _state["smallest"].get(notebook, {"margin": 1.0})["margin"]:
         _state["smallest"][notebook] = worst
-    needed = FLOAT64_MARGIN if FLOAT64_TAG in item.cell.metadata.get("tags", []) else MIN_MARGIN
+    needed = FLOAT64_MARGIN if float64 else MIN_MARGIN
     too_close = [r for r in rounded if r["margin"] < needed]
     if too_close:
         from nbval.plugin import NbCellError

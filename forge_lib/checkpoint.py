@@ -38,7 +38,8 @@ import torch
 
 __all__ = ["BestCheckpoint", "atomic_save", "load_best_checkpoint", "is_improvement",
            "payload_digest", "save_verified", "load_verified",
-           "capture_rng_state", "restore_rng_state", "simulated_crash", "SimulatedCrash"]
+           "capture_rng_state", "restore_rng_state", "simulated_crash", "SimulatedCrash",
+           "simulated_bit_flip"]
 
 _FORMAT = "forge_lib.best_checkpoint/2"  # /2: with a SHA-256 of the contents
 
@@ -191,6 +192,10 @@ def save_verified(payload: dict, path: str | Path) -> None:
     atomic_save({**payload, "sha256": payload_digest(payload)}, path)
 
 
+_BARE_STATE_DICT_HINT = (" It looks like a bare state_dict: load it with "
+                         "model.load_state_dict(torch.load(path, weights_only=True)).")
+
+
 def load_verified(path: str | Path, expected_format: str, caller: str, kind: str) -> dict:
     """torch.load(weights_only=True) a file written by save_verified, and check it: readable,
     of `expected_format`, and with contents whose SHA-256 is the one recorded at saving."""
@@ -208,8 +213,10 @@ def load_verified(path: str | Path, expected_format: str, caller: str, kind: str
     if not isinstance(blob, dict) or blob.get("format") != expected_format:
         found = blob.get("format", "no 'format' key") if isinstance(blob, dict) else \
             type(blob).__name__
+        bare = isinstance(blob, dict) and "format" not in blob
         raise ValueError(f"{caller}: {path.name!r} is not a {kind} file "
-                         f"(expected format {expected_format!r}, found {found!r}).")
+                         f"(expected format {expected_format!r}, found {found!r})."
+                         + (_BARE_STATE_DICT_HINT if bare else ""))
     recorded = blob.pop("sha256", None)
     if recorded != payload_digest(blob):
         raise ValueError(f"{caller}: {path.name!r} is corrupted: its contents do not match the "
@@ -224,13 +231,7 @@ def load_best_checkpoint(path: str | Path) -> dict:
     Returns the saved dict: format, mode, metric, step, model, optimizer, optimizer_class,
     scheduler, rng, extra.
     """
-    try:
-        return load_verified(path, _FORMAT, "load_best_checkpoint", "fl.BestCheckpoint")
-    except ValueError as exc:
-        if "no 'format' key" in str(exc):
-            raise ValueError(f"{exc} It looks like a bare state_dict: load it with "
-                             f"model.load_state_dict(torch.load(path, weights_only=True)).") from None
-        raise
+    return load_verified(path, _FORMAT, "load_best_checkpoint", "fl.BestCheckpoint")
 
 
 class BestCheckpoint:
@@ -320,6 +321,29 @@ class BestCheckpoint:
             restore_rng_state(blob["rng"], generator)
         self.best, self.best_step = blob["metric"], blob["step"]
         return {"step": blob["step"], "metric": blob["metric"], "extra": blob["extra"]}
+
+
+def simulated_bit_flip(path: str | Path, saved: torch.Tensor, *, byte: int = 3) -> None:
+    """Flip the lowest bit of byte `byte` of the first element of `saved` where the file at
+    `path` stores it (torch's zip format keeps tensors as raw bytes): what a bad disk sector or
+    a broken copy does. For demonstrations and tests that corruption is caught on loading.
+
+    >>> folder = tempfile.mkdtemp()
+    >>> weight = torch.arange(8.0)
+    >>> torch.save({"w": weight}, Path(folder) / "w.pt")
+    >>> simulated_bit_flip(Path(folder) / "w.pt", weight)
+    >>> torch.load(Path(folder) / "w.pt", weights_only=True)["w"][:2].tolist()  # 0.0 -> 2**-125
+    [2.350988701644575e-38, 1.0]
+    """
+    path = Path(path)
+    data = bytearray(path.read_bytes())
+    needle = saved.detach().reshape(-1)[:8].contiguous().view(torch.uint8).numpy().tobytes()
+    at = data.find(needle)
+    if at < 0 or not 0 <= byte < saved.element_size():
+        raise ValueError(f"simulated_bit_flip: the bytes of `saved` are not in {path.name!r} "
+                         f"(or byte={byte} is outside one element).")
+    data[at + byte] ^= 0x01
+    path.write_bytes(bytes(data))
 
 
 class SimulatedCrash(RuntimeError):

@@ -29,6 +29,8 @@ import os
 
 import torch
 
+from forge_lib import _checks
+
 AUDIT_ENV = "FORGE_FMT_AUDIT"
 
 
@@ -74,8 +76,7 @@ def fmt(x: float | int | torch.Tensor, digits: int = 4) -> str:
         return str(x)
     if isinstance(x, int):
         return f"{x:,}" if abs(x) >= 10_000 else str(x)
-    if not isinstance(digits, int) or isinstance(digits, bool) or digits < 1:
-        raise ValueError(f"fmt: digits must be a positive int, got {digits!r}.")
+    _checks.positive_int(digits, "digits")
     x = float(x)
     if math.isnan(x) or math.isinf(x):
         return str(x)

@@ -161,21 +161,12 @@ def test_tokenizer_refuses_a_string_for_a_word_list():
 
 # --- checkpoints: corruption, mismatches, allocation ----------------------------------------------
 
-def _flip_a_weight_byte(path, weight):
-    data = bytearray(path.read_bytes())
-    needle = weight.detach().reshape(-1)[:8].contiguous().view(torch.uint8).numpy().tobytes()
-    at = data.find(needle)
-    assert at > 0, "the weight's bytes are stored uncompressed in torch's zip format"
-    data[at + 3] ^= 0x01  # one bit of one float
-    path.write_bytes(bytes(data))
-
-
 def test_a_flipped_bit_in_the_tiny_model_is_reported(tmp_path):
     model, card = fl.load_tiny_model()
     path = tmp_path / "tiny.pt"
     fl.save_checkpoint(model, path, card)
     fl.load_checkpoint(path)  # intact: loads
-    _flip_a_weight_byte(path, model.tok_emb.weight)
+    fl.simulated_bit_flip(path, model.tok_emb.weight)
     with pytest.raises(ValueError, match="'tiny.pt' is corrupted: its contents do not match the SHA-256"):
         fl.load_checkpoint(path)
 
@@ -184,7 +175,7 @@ def test_a_flipped_bit_in_a_best_checkpoint_is_reported(tmp_path):
     model = torch.nn.Linear(64, 64)
     best = fl.BestCheckpoint(tmp_path / "best.pt")
     best.update(1.0, step=1, model=model)
-    _flip_a_weight_byte(best.path, model.weight)
+    fl.simulated_bit_flip(best.path, model.weight)
     with pytest.raises(ValueError, match="is corrupted"):
         fl.load_best_checkpoint(best.path)
 
