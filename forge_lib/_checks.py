@@ -8,6 +8,9 @@ for the right kind with bad contents.
 from __future__ import annotations
 
 import math
+import numbers
+import os
+from pathlib import Path
 
 import torch
 
@@ -23,7 +26,7 @@ def float_tensor(x: object, name: str) -> torch.Tensor:
     x = tensor(x, name)
     if not x.is_floating_point():
         raise TypeError(f"{name}: expected a floating-point tensor (float16/bfloat16/float32/"
-                        f"float64), got dtype {x.dtype}. Logits are real numbers; call .float().")
+                        f"float64), got dtype {x.dtype}. Convert it with .float().")
     return x
 
 
@@ -55,11 +58,30 @@ def all_finite(x: torch.Tensor, name: str) -> None:
         n_nan = int(torch.isnan(x).sum())
         n_inf = int(torch.isinf(x).sum())
         raise ValueError(f"{name}: expected only finite values, found {n_nan} NaN and {n_inf} "
-                         f"infinite entries. Check the model's forward pass (or the loss scale).")
+                         f"infinite entries. Find where they first appear upstream (a model's forward "
+                         f"pass, a division by zero, an overflowing fp16 loss scale).")
 
 
-def finite_number(x: float, name: str) -> float:
-    x = float(x)
+def number(x: object, name: str) -> float:
+    """A real number as a float: an int, a float, a NumPy scalar or a one-element tensor.
+
+    A bool or a str is refused: float(True) and float("1.5") would go through without a word.
+    """
+    if isinstance(x, torch.Tensor):
+        if x.numel() != 1:
+            raise ValueError(f"{name}: expected a single number, got a tensor of shape "
+                             f"{tuple(x.shape)}.")
+        if x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(f"{name}: expected a real number, got a {x.dtype} tensor.")
+        return float(x)
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(x).__name__} {x!r:.60}.")
+    return float(x)
+
+
+def finite_number(x: object, name: str) -> float:
+    """A number that is not NaN (an infinite loss is a value; NaN means something broke)."""
+    x = number(x, name)
     if math.isnan(x):
         raise ValueError(f"{name}: expected a number, got NaN. A NaN loss means training or "
                          f"evaluation already broke upstream; find where it first appeared.")
@@ -68,9 +90,34 @@ def finite_number(x: float, name: str) -> float:
 
 def positive_number(x: object, name: str) -> float:
     """A finite number > 0 (a sigma, a scale)."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not (math.isfinite(x) and x > 0):
+    value = number(x, name)
+    if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name}: expected a finite number > 0, got {x!r}.")
-    return float(x)
+    return value
+
+
+def non_negative_number(x: object, name: str) -> float:
+    """A finite number >= 0 (a noise level, an amplitude: 0 means none)."""
+    value = number(x, name)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name}: expected a finite number >= 0, got {x!r}.")
+    return value
+
+
+def float_dtype(x: object, name: str) -> torch.dtype:
+    """A floating-point torch.dtype (the precision a computation or an overflow limit is in)."""
+    if not isinstance(x, torch.dtype) or not x.is_floating_point:
+        raise TypeError(f"{name}: expected a floating-point torch.dtype such as torch.float32, "
+                        f"got {x!r}.")
+    return x
+
+
+def model(x: object, name: str = "model") -> object:
+    """Something to call on input ids: an nn.Module or a function."""
+    if not callable(x):
+        raise TypeError(f"{name}: expected a model to call on input ids (an nn.Module or a "
+                        f"function returning logits), got {type(x).__name__} {x!r:.40}.")
+    return x
 
 
 def binary_mask(x: object, name: str) -> torch.Tensor:
@@ -92,6 +139,17 @@ def positive_int(x: object, name: str) -> int:
         raise TypeError(f"{name}: expected a positive int, got {type(x).__name__} {x!r}.")
     if x <= 0:
         raise ValueError(f"{name}: expected a positive int, got {x}.")
+    return x
+
+
+def non_negative_int(x: object, name: str) -> int:
+    """An int >= 0 (a count); a 0-d integer tensor is read as its value, a bool is refused."""
+    if isinstance(x, torch.Tensor) and x.ndim == 0 and not x.is_floating_point():
+        x = int(x)
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise TypeError(f"{name}: expected an int >= 0, got {type(x).__name__} {x!r}.")
+    if x < 0:
+        raise ValueError(f"{name}: expected an int >= 0, got {x}.")
     return x
 
 
@@ -128,3 +186,202 @@ def logits_and_target(
             f"{int(bad.sum())} out of range (first: {first}). If {first} marks padding, pass "
             f"ignore_index={first}.")
     return logits.reshape(-1, vocab), target
+
+
+# --- plain Python arguments ----------------------------------------------------------------------
+
+def integer(x: object, name: str) -> int:
+    """Any int (a seed, a label value); a bool or a float is refused, not truncated."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"{name}: expected an int, got {type(x).__name__} {x!r:.60}.")
+    return int(x)
+
+
+def positive_ints(x: object, name: str) -> tuple[int, ...]:
+    """A non-empty tuple (or list) of positive ints, such as the widths of a net's layers."""
+    if not isinstance(x, (tuple, list)) or len(x) == 0:
+        raise TypeError(f"{name}: expected a non-empty tuple of positive ints, e.g. (16, 32, 64), "
+                        f"got {type(x).__name__} {x!r:.60}.")
+    return tuple(positive_int(v, f"{name}[{i}]") for i, v in enumerate(x))
+
+
+def flag(x: object, name: str) -> bool:
+    """True or False; any other value would be read by its truthiness ("no" is True)."""
+    if not isinstance(x, bool):
+        raise TypeError(f"{name}: expected True or False, got {type(x).__name__} {x!r:.60}.")
+    return x
+
+
+def path(x: object, name: str) -> Path:
+    if isinstance(x, bytes) or not isinstance(x, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected a file path (a str or pathlib.Path), got "
+                        f"{type(x).__name__} {x!r:.60}.")
+    return Path(x)
+
+
+def float_sequence(values: object, name: str, *, allow_empty: bool = False) -> list[float]:
+    """A 1-D sequence of numbers (list, tuple, 1-D tensor or array) as a list of floats."""
+    if isinstance(values, torch.Tensor):
+        if values.ndim != 1:
+            raise ValueError(f"{name}: expected a 1-D sequence of floats in time order, got a "
+                             f"tensor of shape {tuple(values.shape)}.")
+        values = values.tolist()
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) and not hasattr(
+            values, "__array__"):
+        raise TypeError(f"{name}: expected a sequence of floats (list, tuple, 1-D tensor or "
+                        f"array), got {type(values).__name__}.")
+    try:
+        out = [number(v, f"{name}[{i}]") for i, v in enumerate(values)]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected numbers only, but {exc}") from None
+    if not out and not allow_empty:
+        raise ValueError(f"{name}: expected at least one value, got an empty sequence.")
+    return out
+
+
+# --- token ids -----------------------------------------------------------------------------------
+
+def id_lists(x: object, name: str) -> object:
+    """A batch of id sequences: a list or tuple of them (or a 2-D tensor), never a string."""
+    if isinstance(x, (str, bytes)) or not isinstance(x, (list, tuple, torch.Tensor)):
+        raise TypeError(f"{name}: expected a list of token id lists, got {type(x).__name__} "
+                        f"{x!r:.40}. Encode text with a tokenizer first (tok.encode(line)).")
+    return x
+
+
+def token_ids(x: object, name: str, vocab_size: int | None = None) -> torch.Tensor:
+    """One flat sequence of token ids (list, tuple or 1-D integer tensor) as a 1-D long tensor.
+
+    Every id must be >= 0 (and < vocab_size when given): -100 is a *label* for padding, and
+    inside input ids it would reach an embedding, or be taken for padding by the loss.
+    """
+    if isinstance(x, (str, bytes)) or not isinstance(x, (list, tuple, torch.Tensor)):
+        raise TypeError(f"{name}: expected a flat list of int token ids, got "
+                        f"{type(x).__name__} {x!r:.40}.")
+    if len(x) == 0:
+        return torch.zeros(0, dtype=torch.long)
+    try:
+        ids = torch.as_tensor(x)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"{name}: expected a flat list of int token ids, got {x!r:.40} "
+                        f"({exc}).") from None
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool or ids.ndim != 1:
+        raise TypeError(f"{name}: expected a flat list of int token ids, got {ids.dtype} values "
+                        f"of shape {tuple(ids.shape)} (a float id would be truncated silently). "
+                        f"Round or convert the ids first.")
+    ids = ids.long()
+    bad = (ids < 0) if vocab_size is None else (ids < 0) | (ids >= vocab_size)
+    if bool(bad.any()):
+        first = int(ids[bad][0])
+        expected = "ids >= 0" if vocab_size is None else f"ids in [0, {vocab_size})"
+        hint = (" -100 and other negative values mark padding in *labels*; token ids are never "
+                "negative." if first < 0 else " Was the text encoded with another tokenizer?")
+        raise ValueError(f"{name}: expected {expected}, found {int(bad.sum())} outside (first: "
+                         f"{first}).{hint}")
+    return ids
+
+
+# --- images --------------------------------------------------------------------------------------
+
+def same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} and {name_b}: expected the same shape, got {tuple(a.shape)} "
+                         f"and {tuple(b.shape)}. Resize or crop one of them first.")
+
+
+def _pixels(x: torch.Tensor, name: str) -> tuple[float, float]:
+    """Check that x holds some finite real pixels; return their (min, max)."""
+    if x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"{name}: expected real-valued images (float, or integer such as "
+                        f"uint8), got dtype {x.dtype}. Convert a mask with .float() first.")
+    if x.numel() == 0:
+        raise ValueError(f"{name}: expected at least one pixel, got an empty tensor of shape "
+                         f"{tuple(x.shape)} (an empty batch?).")
+    if x.is_floating_point():
+        all_finite(x, name)
+    return float(x.min()), float(x.max())
+
+
+def _span_fits(lo: float, hi: float, data_range: float) -> bool:
+    # Twice data_range leaves room for unclipped noise around [0, 1]; a 0-255 image scored as
+    # [0, 1] spans up to 255 times too much.
+    return hi - lo <= 2 * data_range
+
+
+def image_pair(pred: object, target: object, data_range: object
+               ) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Validate images and their data range (PSNR, SSIM); return both as float and the range.
+
+    data_range is the peak-to-peak range of the pixel format: 1.0 for [0, 1] floats, 255 for
+    uint8, 2.0 for [-1, 1]. Two mix-ups are refused, each worth 20 log10(255) = 48.13 dB of PSNR:
+    - data_range too small: the images span more than twice data_range (0-255 images scored
+      with data_range=1). Twice, so that unclipped noise around [0, 1] still passes.
+    - data_range too large: float images whose every value lies in [-1, 1] (the [0, 1] and
+      [-1, 1] conventions) scored with data_range > 2, the width of [-1, 1] ([0, 1] images
+      with data_range=255). A float 0-255 image whose every value is at most 1 is black, so
+      nothing real is lost; integer images are exempt, since their dtype states the scale.
+    """
+    pred, target = tensor(pred, "pred"), tensor(target, "target")
+    same_shape(pred, target, "pred", "target")
+    if pred.is_floating_point() != target.is_floating_point():
+        raise TypeError(f"pred and target: expected the same kind of dtype, got {pred.dtype} and "
+                        f"{target.dtype}. Convert both to float in the same range.")
+    if isinstance(data_range, bool) or not isinstance(data_range, (int, float)):
+        raise TypeError(f"data_range: expected a number (1.0 for [0, 1] images, 255 for uint8), "
+                        f"got {type(data_range).__name__}.")
+    if not math.isfinite(data_range) or data_range <= 0:
+        raise ValueError(f"data_range: expected a positive finite number, got {data_range}.")
+    (lo_p, hi_p), (lo_t, hi_t) = _pixels(pred, "pred"), _pixels(target, "target")
+    lo, hi = min(lo_p, lo_t), max(hi_p, hi_t)
+    is_float = pred.is_floating_point()
+    if not is_float:
+        if isinstance(data_range, float):
+            raise TypeError(
+                f"integer images ({pred.dtype}) with a float data_range={data_range}: integer "
+                f"images hold 0..255 (uint8), so pass data_range=255, or convert the images "
+                f"with .float() / 255 and keep data_range=1.0.")
+        pred, target = pred.double(), target.double()
+    if not _span_fits(lo, hi, data_range):
+        raise ValueError(
+            f"the images span [{lo:.4g}, {hi:.4g}], more than twice data_range={data_range}. "
+            f"0-255 images need data_range=255 (or divide them by 255 first).")
+    if is_float and data_range > 2 and -1 <= lo and hi <= 1:
+        raise ValueError(
+            f"data_range={data_range} is far wider than the images: their values lie in "
+            f"[{lo:.4g}, {hi:.4g}], so they are [0, 1] (or [-1, 1]) images: PSNR would come out "
+            f"{20 * math.log10(data_range):.2f} dB too high and SSIM close to 1. Images in "
+            f"[0, 1] need data_range=1.0 ([-1, 1] images: 2.0).")
+    return pred, target, float(data_range)
+
+
+def channels(x: torch.Tensor, expected: int, name: str, *, dim: int) -> None:
+    """The channel count a feature net was built for (its in_channels)."""
+    if x.shape[dim] != expected:
+        raise ValueError(f"{name}: expected {expected} channels (the net's in_channels) in "
+                         f"dimension {dim} of {tuple(x.shape)}, got {x.shape[dim]}. Build the net "
+                         f"with in_channels={x.shape[dim]}, or convert the images.")
+
+
+def covariance_spectrum(values: torch.Tensor, name: str) -> None:
+    """Eigenvalues (or variances) of a covariance matrix: none clearly below zero.
+
+    Rounding makes tiny negative ones, which projecting onto the positive semi-definite cone
+    removes; one below -1e-4 times the largest is a mistake that the projection would hide
+    (a covariance of -I would give a Frechet distance of 0).
+    """
+    if float(values.min()) < -1e-4 * float(values.abs().max()):
+        raise ValueError(f"{name}: expected a covariance matrix (positive semi-definite), found "
+                         f"an eigenvalue or variance of {float(values.min()):.4g}. Compute it "
+                         f"with torch.cov or fl.gaussian_stats.")
+
+
+def unit_images(x: object, name: str) -> torch.Tensor:
+    """Float images that the caller reads as pixels in [0, 1]: finite, not empty, and not
+    spanning more than 2 (the rule of image_pair with data_range=1, so unclipped noise passes
+    and 0-255 images do not)."""
+    x = float_tensor(x, name)
+    lo, hi = _pixels(x, name)
+    if not _span_fits(lo, hi, 1.0):
+        raise ValueError(f"{name}: expected pixel values in [0, 1], found values from {lo:.4g} "
+                         f"to {hi:.4g}. Divide 0-255 images by 255 first.")
+    return x

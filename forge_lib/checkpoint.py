@@ -30,11 +30,14 @@ import math
 import os
 import random
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
 import torch
+
+from forge_lib import _checks
 
 __all__ = ["BestCheckpoint", "atomic_save", "load_best_checkpoint", "is_improvement",
            "payload_digest", "save_verified", "load_verified",
@@ -49,7 +52,8 @@ def is_improvement(metric: float, best: float | None, *, mode: str = "min",
     """True when `metric` beats `best` by more than `min_delta` (None: nothing saved yet).
 
     A NaN or infinite metric is never an improvement: a broken evaluation must not overwrite a
-    good model, and a -inf "loss" saved as the best could never be beaten again.
+    good model, and a -inf "loss" saved as the best could never be beaten again. A NaN `best`
+    is refused (ValueError): nothing would ever beat it.
 
     >>> is_improvement(2.5, 3.0), is_improvement(2.5, 3.0, mode="max"), is_improvement(1.0, None)
     (True, False, True)
@@ -57,11 +61,12 @@ def is_improvement(metric: float, best: float | None, *, mode: str = "min",
     if mode not in ("min", "max"):
         raise ValueError(f"mode: expected 'min' (lower is better: loss, perplexity) or 'max' "
                          f"(higher is better: accuracy), got {mode!r}.")
-    metric = _number(metric, "metric")
-    min_delta = _number(min_delta, "min_delta")
-    if not (math.isfinite(min_delta) and min_delta >= 0):
-        raise ValueError(f"min_delta: expected a finite number >= 0 (how much better counts as "
-                         f"better), got {min_delta!r}.")
+    metric = _checks.number(metric, "metric")
+    min_delta = _checks.non_negative_number(min_delta, "min_delta")  # how much better counts
+    best = None if best is None else _checks.number(best, "best")
+    if best is not None and math.isnan(best):
+        raise ValueError("best: expected None (nothing saved yet) or a number, got NaN; nothing "
+                         "would ever count as better than a NaN best.")
     if not math.isfinite(metric):
         return False
     if best is None:
@@ -69,16 +74,10 @@ def is_improvement(metric: float, best: float | None, *, mode: str = "min",
     return metric < best - min_delta if mode == "min" else metric > best + min_delta
 
 
-def _number(x: object, name: str) -> float:
-    if isinstance(x, torch.Tensor):
-        if x.numel() != 1:
-            raise ValueError(f"{name}: expected a single number, got a tensor of shape "
-                             f"{tuple(x.shape)}.")
-        return float(x.item())
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"{name}: expected a number (float, int or 0-dim tensor), got "
-                        f"{type(x).__name__}.")
-    return float(x)
+def _generator(generator: object) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator: expected a torch.Generator or None, got "
+                        f"{type(generator).__name__}.")
 
 
 def capture_rng_state(generator: torch.Generator | None = None) -> dict:
@@ -88,6 +87,7 @@ def capture_rng_state(generator: torch.Generator | None = None) -> dict:
     >>> a = torch.rand(2); restore_rng_state(state); torch.equal(a, torch.rand(2))
     True
     """
+    _generator(generator)
     state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": None,
              "generator": generator.get_state() if generator is not None else None,
              "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
@@ -103,6 +103,13 @@ def capture_rng_state(generator: torch.Generator | None = None) -> dict:
 
 def restore_rng_state(state: dict, generator: torch.Generator | None = None) -> None:
     """Put back the random states saved by capture_rng_state (and the batch generator's)."""
+    if not isinstance(state, dict):
+        raise TypeError(f"state: expected the dict fl.capture_rng_state() returned, got "
+                        f"{type(state).__name__}.")
+    if not {"torch", "python"} <= state.keys():
+        raise ValueError(f"state: expected the dict fl.capture_rng_state() returned, with 'torch' "
+                         f"and 'python' entries; got the keys {sorted(state)}.")
+    _generator(generator)
     torch.set_rng_state(state["torch"])
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
@@ -130,7 +137,13 @@ def atomic_save(obj: object, path: str | Path) -> None:
     >>> torch.load(Path(folder) / "a.pt", weights_only=True)["x"].tolist()
     [1.0, 1.0]
     """
-    path = Path(path)
+    path = _checks.path(path, "path")
+    if path.is_dir():
+        raise IsADirectoryError(f"path: {path.name!r} is a folder; pass a file name inside it, "
+                                f"e.g. {path.name}/best.pt.")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"path: the folder {path.parent.name!r} for {path.name!r} does not "
+                                f"exist; create it first (Path.mkdir(parents=True)).")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
     try:
         umask = os.umask(0)
@@ -187,8 +200,36 @@ def _feed(digest: hashlib._Hash, obj: object) -> None:
         digest.update(f"{type(obj).__name__}:{obj!r};".encode())
 
 
+# What torch.load(weights_only=True) reads back. Anything else (a NumPy scalar, a Path, a set,
+# a custom class) would be saved without complaint and refused at loading, too late.
+_PLAIN = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.device)
+_SEQUENCES = (list, tuple, torch.Size)
+
+
+def _check_loadable(obj: object, where: str) -> None:
+    if isinstance(obj, torch.Tensor) or type(obj) in _PLAIN:
+        return
+    if type(obj) in (dict, OrderedDict):
+        for key, value in obj.items():
+            _check_loadable(key, f"{where} key {key!r}")
+            _check_loadable(value, f"{where}[{key!r}]")
+    elif type(obj) in _SEQUENCES:
+        for i, item in enumerate(obj):
+            _check_loadable(item, f"{where}[{i}]")
+    else:
+        raise TypeError(f"{where}: {type(obj).__name__} values cannot be read back by "
+                        f"torch.load(weights_only=True). Store tensors and plain Python values "
+                        f"only: float(x) for a NumPy number, x.tolist() for an array, str(path), "
+                        f"a sorted list for a set, a plain dict for a defaultdict.")
+
+
 def save_verified(payload: dict, path: str | Path) -> None:
-    """atomic_save of `payload` with its SHA-256 added under "sha256" (load_verified checks it)."""
+    """atomic_save of `payload` with its SHA-256 added under "sha256" (load_verified checks it).
+
+    The payload is checked first: only tensors and plain Python values, which is what
+    torch.load(weights_only=True) will read back.
+    """
+    _check_loadable(payload, "payload")
     atomic_save({**payload, "sha256": payload_digest(payload)}, path)
 
 
@@ -199,7 +240,7 @@ _BARE_STATE_DICT_HINT = (" It looks like a bare state_dict: load it with "
 def load_verified(path: str | Path, expected_format: str, caller: str, kind: str) -> dict:
     """torch.load(weights_only=True) a file written by save_verified, and check it: readable,
     of `expected_format`, and with contents whose SHA-256 is the one recorded at saving."""
-    path = Path(path)
+    path = _checks.path(path, "path")
     if not path.is_file():
         raise FileNotFoundError(f"{caller}: no checkpoint at {path.name!r}.")
     try:
@@ -234,6 +275,19 @@ def load_best_checkpoint(path: str | Path) -> dict:
     return load_verified(path, _FORMAT, "load_best_checkpoint", "fl.BestCheckpoint")
 
 
+def _stateful(*, model: object, optimizer: object, scheduler: object, generator: object) -> None:
+    """The objects BestCheckpoint saves and restores, checked before any file is touched."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}.")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer: expected a torch.optim.Optimizer or None, got "
+                        f"{type(optimizer).__name__}.")
+    if scheduler is not None and not hasattr(scheduler, "state_dict"):
+        raise TypeError(f"scheduler: expected a learning-rate scheduler (with .state_dict()) or "
+                        f"None, got {type(scheduler).__name__}.")
+    _generator(generator)
+
+
 class BestCheckpoint:
     """Save the training state whenever the metric improves; restore it to resume.
 
@@ -252,9 +306,9 @@ class BestCheckpoint:
 
     def __init__(self, path: str | Path, mode: str = "min", *, min_delta: float = 0.0) -> None:
         is_improvement(0.0, None, mode=mode, min_delta=min_delta)  # validates both, early
-        self.path = Path(path)
+        self.path = _checks.path(path, "path")
         self.mode = mode
-        self.min_delta = _number(min_delta, "min_delta")
+        self.min_delta = _checks.number(min_delta, "min_delta")
         if not self.path.parent.is_dir():
             raise FileNotFoundError(f"BestCheckpoint: the folder for {self.path.name!r} does not "
                                     f"exist; create it first (Path.mkdir(parents=True)).")
@@ -274,9 +328,10 @@ class BestCheckpoint:
         """Offer the latest metric; saves (atomically) and returns True only if it improved."""
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise TypeError(f"step: expected an int >= 0, got {step!r}.")
-        if not isinstance(model, torch.nn.Module):
-            raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}.")
-        metric = _number(metric, "metric")
+        _stateful(model=model, optimizer=optimizer, scheduler=scheduler, generator=generator)
+        if extra is not None:
+            _check_loadable(extra, "extra")
+        metric = _checks.number(metric, "metric")
         if not is_improvement(metric, self.best, mode=self.mode, min_delta=self.min_delta):
             return False
         save_verified({
@@ -299,6 +354,8 @@ class BestCheckpoint:
         rng=True also restores the global torch, Python and NumPy random states, which a
         bit-identical resume needs (dropout, shuffling).
         """
+        _stateful(model=model, optimizer=optimizer, scheduler=scheduler, generator=generator)
+        _checks.flag(rng, "rng")
         blob = load_best_checkpoint(self.path)
         try:
             model.load_state_dict(blob["model"])
@@ -365,7 +422,7 @@ def simulated_crash(fraction: float = 0.5) -> Iterator[None]:
     >>> 0 < (Path(folder) / "naive.pt").stat().st_size < 4000
     True
     """
-    if not 0 <= fraction < 1:
+    if not 0 <= _checks.number(fraction, "fraction") < 1:
         raise ValueError(f"fraction: expected a number in [0, 1), got {fraction!r}.")
     real_save = torch.save
 

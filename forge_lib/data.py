@@ -46,6 +46,8 @@ class WordTokenizer:
         if isinstance(words, str):  # list("the cat") would be a vocabulary of letters
             raise TypeError(f"WordTokenizer: expected a list of words, got the string {words[:40]!r}; "
                             f"pass words.split() or WordTokenizer.from_texts([text]).")
+        if not isinstance(words, (list, tuple)):  # a set would number the words differently each run
+            raise TypeError(f"WordTokenizer: expected a list of words, got {type(words).__name__}.")
         words = list(words)
         if not all(isinstance(w, str) and w for w in words):
             raise TypeError("WordTokenizer: every word must be a non-empty str.")
@@ -62,6 +64,11 @@ class WordTokenizer:
     @classmethod
     def from_texts(cls, texts: list[str], max_vocab: int | None = None) -> WordTokenizer:
         """Vocabulary of the most frequent words (ties broken alphabetically, so it is stable)."""
+        if isinstance(texts, str):  # iterating a string would count its characters as texts
+            raise TypeError(f"texts: expected a list of strings (one text each), got the string "
+                            f"{texts[:40]!r}; pass [text].")
+        if max_vocab is not None:
+            _checks.positive_int(max_vocab, "max_vocab")
         counts: dict[str, int] = {}
         for text in texts:
             for word in text.split():
@@ -70,11 +77,14 @@ class WordTokenizer:
         return cls(ranked[:max_vocab] if max_vocab else ranked)
 
     def encode(self, text: str, *, add_special: bool = True) -> list[int]:
+        if not isinstance(text, str):
+            raise TypeError(f"text: expected a str, got {type(text).__name__}; encode one sentence "
+                            f"at a time.")
         ids = [self.ids.get(word, UNK_ID) for word in text.split()]
         return [BOS_ID, *ids, EOS_ID] if add_special else ids
 
     def decode(self, ids: list[int] | torch.Tensor) -> str:
-        ids = ids.tolist() if isinstance(ids, torch.Tensor) else ids
+        ids = _checks.token_ids(ids, "ids", len(self.vocab)).tolist()
         return " ".join(self.vocab[i] for i in ids if i >= len(SPECIAL_TOKENS) or i == UNK_ID)
 
 
@@ -129,21 +139,82 @@ class MarkovLanguage:
     of <pad>, <eos> and <unk> are zero because those tokens are never current. Because the chain
     is absorbing at <eos>, the expected number of visits to each token per sentence, and hence
     the exact entropy rate per predicted token, follow from one linear solve.
+
+    The chain is checked when it is built: rows of the tokens a sentence can reach are
+    distributions, <pad> is never a next token, and <eos> can be reached from every token a
+    sentence can reach. Without that last property a sentence may never end: `sample` would
+    loop forever and the linear solve would be singular.
     """
 
     tokenizer: WordTokenizer
     transition: torch.Tensor  # (V, V) float64
 
-    def sample(self, n_sentences: int, *, seed: int) -> list[list[int]]:
-        """Draw sentences as id lists [BOS, ..., EOS]; the same seed gives the same sentences."""
+    def __post_init__(self) -> None:
+        if not isinstance(self.tokenizer, WordTokenizer):
+            raise TypeError(f"tokenizer: expected a fl.WordTokenizer, got "
+                            f"{type(self.tokenizer).__name__}.")
+        p = _checks.float_tensor(self.transition, "transition")
+        vocab = len(self.tokenizer)
+        if p.dtype != torch.float64:  # the entropy rate is solved exactly, in float64
+            raise TypeError(f"transition: expected float64 probabilities, got {p.dtype}; call "
+                            f".double() on it.")
+        if tuple(p.shape) != (vocab, vocab):
+            raise ValueError(f"transition: expected shape {(vocab, vocab)} (one row and one column "
+                             f"per token of the tokenizer), got {tuple(p.shape)}.")
+        _checks.all_finite(p, "transition")
+        if bool((p < 0).any()) or bool((p[:, PAD_ID] != 0).any()):
+            raise ValueError("transition: expected probabilities >= 0, and 0 into <pad> (sample "
+                             "uses <pad> to fill finished sentences).")
+        live = self._closure(BOS_ID)  # every token a sentence can reach
+        rows = p.sum(dim=1)
+        bad_rows = live & ((rows - 1).abs() > 1e-9)
+        bad_rows[EOS_ID] = False  # <eos> is never a current token: its row is not read
+        if bool(bad_rows.any()):
+            i = int(bad_rows.nonzero()[0])
+            raise ValueError(f"transition: the row of {self.tokenizer.vocab[i]!r} (id {i}), a token "
+                             f"sentences reach, sums to {float(rows[i]):.6g}, not 1. Normalise "
+                             f"each row: p / p.sum(dim=1, keepdim=True).")
+        stuck = live & ~self._closure(EOS_ID, backward=True)
+        if bool(stuck.any()):
+            words = [self.tokenizer.vocab[i] for i in stuck.nonzero().flatten().tolist()]
+            raise ValueError(f"transition: <eos> cannot be reached from {words[:5]} ({len(words)} "
+                             f"token(s) that sentences reach), so a sentence could never end and "
+                             f"sample() would loop forever. Give those tokens a path to <eos>.")
+
+    def _closure(self, start: int, *, backward: bool = False) -> torch.Tensor:
+        """(V,) bool: the tokens reachable from `start` in steps of nonzero probability
+        (backward=True: the tokens from which `start` is reachable). Breadth-first."""
+        edges = (self.transition > 0).double()
+        edges[EOS_ID] = 0.0  # nothing leaves <eos>: it ends the sentence
+        if backward:
+            edges = edges.T
+        seen = torch.zeros(len(edges), dtype=torch.bool)
+        seen[start] = True
+        while True:
+            grown = seen | ((seen.double() @ edges) > 0)
+            if bool((grown == seen).all()):
+                return seen
+            seen = grown
+
+    def sample(self, n_sentences: int, *, seed: int, max_len: int = 10_000) -> list[list[int]]:
+        """Draw sentences as id lists [BOS, ..., EOS]; the same seed gives the same sentences.
+
+        All sentences are drawn step by step together, so one run-on sentence costs memory for
+        every sentence: a sentence longer than `max_len` tokens raises a ValueError.
+        """
         _checks.positive_int(n_sentences, "n_sentences")
-        gen = torch.Generator().manual_seed(seed)
+        _checks.positive_int(max_len, "max_len")
+        gen = torch.Generator().manual_seed(_checks.integer(seed, "seed"))
         cdf = self.transition.cumsum(dim=1)
         cdf[:, -1] = 1.0  # guard the last bucket against rounding below 1
         current = torch.full((n_sentences,), BOS_ID, dtype=torch.long)
         columns = [current]
         alive = torch.ones(n_sentences, dtype=torch.bool)
         while bool(alive.any()):  # all sentences step together; finished ones emit padding
+            if len(columns) >= max_len:
+                raise ValueError(f"max_len: a sentence reached {max_len} tokens without <eos> "
+                                 f"(expected length {self.expected_tokens_per_sentence():.4g} "
+                                 f"tokens). Raise max_len, or make <eos> likelier.")
             u = torch.rand(n_sentences, generator=gen, dtype=torch.float64)
             nxt = torch.searchsorted(cdf[current], u[:, None]).squeeze(1)
             nxt = torch.where(alive, nxt, torch.full_like(nxt, PAD_ID))
@@ -188,10 +259,13 @@ class MarkovLanguage:
         """NLL of the sentences under the true chain: what a perfect model would score on them."""
         nll, count = 0.0, 0
         logp = self.transition.log()
-        for ids in sentences:
-            ids_t = torch.tensor(ids)
+        for i, ids in enumerate(_checks.id_lists(sentences, "sentences")):
+            ids_t = _checks.token_ids(ids, f"sentences[{i}]", len(self.tokenizer))
+            if len(ids_t) == 0:
+                raise ValueError(f"sentences[{i}]: expected at least one id ([BOS, ..., EOS]), got "
+                                 f"an empty sentence.")
             nll -= float(logp[ids_t[:-1], ids_t[1:]].sum())
-            count += len(ids) - 1
+            count += len(ids_t) - 1
         return nll, count
 
 
@@ -211,7 +285,7 @@ def english_like_language(seed: int = 0) -> MarkovLanguage:
     >>> round(lang.floor_perplexity(), 3) == round(english_like_language().floor_perplexity(), 3)
     True
     """
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_checks.integer(seed, "seed"))
     words = [w for cls in _WORDS for w in _WORDS[cls]]
     tok = WordTokenizer(words)
     word_class = {w: cls for cls in _WORDS for w in _WORDS[cls]}
@@ -261,36 +335,43 @@ def collate(
     labels equal input_ids except at padding, where they hold `label_pad`. Two conventions:
     label_pad=-100 (PyTorch's default ignore_index, as Hugging Face does) or label_pad=pad_id,
     in which case the loss must be told ignore_index=pad_id. Shift before scoring a causal LM.
+    Ids must be ints >= 0: a -100 inside a sequence is a label, and is refused as an id.
 
     >>> b = collate([[1, 7, 2], [1, 2]])
     >>> b["input_ids"].tolist(), b["labels"].tolist()
     ([[1, 7, 2], [1, 2, 0]], [[1, 7, 2], [1, 2, -100]])
     """
-    if len(sequences) == 0:
+    if len(_checks.id_lists(sequences, "sequences")) == 0:
         raise ValueError("collate: expected at least one sequence, got an empty list.")
-    if any(len(s) == 0 for s in sequences):
+    rows = [_checks.token_ids(seq, f"sequences[{i}]") for i, seq in enumerate(sequences)]
+    if any(len(ids) == 0 for ids in rows):
         raise ValueError("collate: found an empty sequence; every sequence needs at least one id.")
-    longest = max(len(s) for s in sequences)
+    pad_id = _checks.non_negative_int(pad_id, "pad_id")  # a token id, read by the embedding
+    label_pad = _checks.integer(label_pad, "label_pad")  # True would mean label 1
+    longest = max(len(ids) for ids in rows)
     width = longest if max_len is None else min(longest, _checks.positive_int(max_len, "max_len"))
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids = torch.as_tensor(seq[:width])
-        if ids.is_floating_point() or ids.dtype == torch.bool or ids.ndim != 1:
-            raise TypeError(f"collate: sequence {row} must be a flat list of int token ids, got "
-                            f"{ids.dtype} values of shape {tuple(ids.shape)} (a float id would "
-                            f"be truncated silently). Round or convert the ids first.")
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, ids in enumerate(rows):
+        ids = ids[:width]
         input_ids[row, :len(ids)] = ids
-        attention_mask[row, :len(seq)] = 1
+        attention_mask[row, :len(ids)] = 1
     labels = input_ids.masked_fill(attention_mask == 0, label_pad)
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
 def iterate_batches(sequences: list[list[int]], batch_size: int, **collate_kwargs):
     """Yield collated batches of `batch_size` sequences, in order (the last may be smaller)."""
+    _checks.id_lists(sequences, "sequences")
     _checks.positive_int(batch_size, "batch_size")
     for start in range(0, len(sequences), batch_size):
         yield collate(sequences[start:start + batch_size], **collate_kwargs)
+
+
+def _tokenizer(tokenizer: object) -> WordTokenizer:
+    if not isinstance(tokenizer, WordTokenizer):
+        raise TypeError(f"tokenizer: expected a fl.WordTokenizer, got {type(tokenizer).__name__}.")
+    return tokenizer
 
 
 def count_bytes(tokenizer: WordTokenizer, sequences: list[list[int]]) -> int:
@@ -298,6 +379,8 @@ def count_bytes(tokenizer: WordTokenizer, sequences: list[list[int]]) -> int:
 
     The <eos> prediction pays for the newline; this is the denominator of bits per byte.
     """
+    _tokenizer(tokenizer)
+    _checks.id_lists(sequences, "sequences")
     return sum(len(tokenizer.decode(ids).encode("utf-8")) + 1 for ids in sequences)
 
 
@@ -309,7 +392,9 @@ def load_text_file(
     Without a tokenizer, one is built from the file's words (the `max_vocab` most frequent;
     the rest become <unk>).
     """
-    path = Path(path)
+    path = _checks.path(path, "path")
+    if tokenizer is not None:
+        _tokenizer(tokenizer)
     if not path.is_file():
         raise FileNotFoundError(f"load_text_file: no file at {path.name!r}; expected a UTF-8 "
                                 f"text file with one sentence per line.")

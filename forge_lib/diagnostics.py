@@ -124,20 +124,7 @@ class Finding:
 
 
 def _as_floats(values: object, name: str, *, allow_empty: bool = False) -> list[float]:
-    if isinstance(values, torch.Tensor):
-        if values.ndim != 1:
-            raise ValueError(f"{name}: expected a 1-D sequence of floats in time order, got a "
-                             f"tensor of shape {tuple(values.shape)}.")
-        values = values.tolist()
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) and not hasattr(
-            values, "__array__"):
-        raise TypeError(f"{name}: expected a sequence of floats (list, tuple, 1-D tensor or "
-                        f"array), got {type(values).__name__}.")
-    try:
-        out = [float(v) for v in values]
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected numbers only, got an element that is not one "
-                        f"({exc}).") from exc
+    out = _checks.float_sequence(values, name, allow_empty=True)
     if not out and not allow_empty:
         raise ValueError(f"{name}: expected at least one value, got an empty history. Record "
                          f"the loss of every step, then diagnose.")
@@ -218,6 +205,9 @@ def diagnose(
     >>> [f.code for f in diagnose(curve[:50] + [float("nan")] * 5)]
     ['diverged']
     """
+    if thresholds is not None and not isinstance(thresholds, Thresholds):
+        raise TypeError(f"thresholds: expected fl.Thresholds(...) or None, got "
+                        f"{type(thresholds).__name__}; e.g. fl.Thresholds(oscillation=0.1).")
     th = thresholds or Thresholds()
     train = _as_floats(train_loss, "train_loss")
     val = _as_floats(val_loss, "val_loss", allow_empty=True) if val_loss is not None else []
@@ -231,8 +221,11 @@ def diagnose(
     if any(g < 0 for g in grads):  # (NaN and inf are allowed: a broken step has them)
         raise ValueError(f"grad_norm: a norm is never negative, found {min(grads)!r}; pass the "
                          f"value clip_grad_norm_ / get_total_norm returned.")
+    if val_steps is not None and not val:
+        raise ValueError("val_steps: given without val_loss; pass the validation losses they "
+                         "belong to (val_loss=...), or drop val_steps.")
     steps_of_val = _val_steps(n, len(val), val_steps) if val else []
-    if floor is not None and not math.isfinite(float(floor)):
+    if floor is not None and not math.isfinite(_checks.number(floor, "floor")):
         raise ValueError(f"floor: expected a finite number (the best achievable loss), got "
                          f"{floor!r}.")
     if n < th.min_points:

@@ -12,7 +12,6 @@ reduced by "sum", so shares of any size combine exactly. The script that runs on
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import subprocess
@@ -23,8 +22,10 @@ from pathlib import Path
 
 import torch
 
+from forge_lib import _checks
 from forge_lib.data import course_split, iterate_batches
-from forge_lib.text import Perplexity, ppl_from_loss, shift_for_causal_lm
+from forge_lib.evaluation import evaluating, model_logits
+from forge_lib.text import Perplexity, ppl_from_sum, shift_for_causal_lm
 
 __all__ = ["uneven_shares", "val_batches", "score_batches", "perplexity_states", "torchrun_command",
            "launch_dist_perplexity"]
@@ -43,12 +44,10 @@ def uneven_shares(n_items: int, world_size: int) -> list[range]:
     >>> [len(r) for r in uneven_shares(63, 3)]
     [10, 21, 32]
     """
-    if isinstance(n_items, bool) or not isinstance(n_items, int):
-        raise TypeError(f"uneven_shares: n_items: expected an int, got {type(n_items).__name__}.")
-    if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
-        raise ValueError(f"uneven_shares: world_size: expected an int >= 1, got {world_size!r}.")
+    n_items = _checks.positive_int(n_items, "n_items")
+    world_size = _checks.positive_int(world_size, "world_size")
     if n_items < world_size:
-        raise ValueError(f"uneven_shares: need at least one item per rank, got {n_items} items "
+        raise ValueError(f"n_items: need at least one item per rank, got {n_items} items "
                          f"for {world_size} ranks. Use fewer processes or a larger batch count.")
     total = world_size * (world_size + 1) // 2  # sum of the weights 1..world_size
     cuts = [0]
@@ -85,9 +84,10 @@ def score_batches(
     >>> int(metric.count)
     1219
     """
-    with torch.no_grad():
+    with evaluating(model):
         for batch in batches:
-            logits, target = shift_for_causal_lm(model(batch["input_ids"]), batch["labels"])
+            logits, target = shift_for_causal_lm(model_logits(model, batch["input_ids"]),
+                                                 batch["labels"])
             for m in (metric, *more):
                 m.update(logits, target)  # (B, T-1, V), (B, T-1)
     return metric
@@ -106,7 +106,8 @@ def perplexity_states(metric: Perplexity) -> dict[str, object]:
     """
     nll_sum, count = float(metric.nll_sum), int(metric.count)
     return {"nll_sum": nll_sum, "nll_sum_hex": nll_sum.hex(), "count": count,
-            "perplexity": ppl_from_loss(nll_sum / count) if count else math.nan}
+            "perplexity": ppl_from_sum(nll_sum, count, ignore_index=metric.ignore_index,
+                                       caller="perplexity_states")}
 
 
 def torchrun_command(nproc: int = 2, *script_args: str) -> list[str]:
@@ -120,8 +121,7 @@ def torchrun_command(nproc: int = 2, *script_args: str) -> list[str]:
     >>> " ".join(torchrun_command(2)[3:])
     '--standalone --local-addr 127.0.0.1 --nproc-per-node 2 -m forge_lib.dist_perplexity'
     """
-    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-        raise ValueError(f"torchrun_command: nproc: expected an int >= 1, got {nproc!r}.")
+    _checks.positive_int(nproc, "nproc")
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--local-addr",
             "127.0.0.1", "--nproc-per-node", str(nproc), "-m", "forge_lib.dist_perplexity",
             *script_args]

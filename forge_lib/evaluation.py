@@ -16,14 +16,18 @@ a different order (float64 sums: equal to about 1e-12 relative, far inside 1e-6)
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
 from forge_lib import _checks
 from forge_lib.data import iterate_batches
-from forge_lib.text import nll_sum_and_count, ppl_from_loss
+from forge_lib.text import nll_sum_and_count, ppl_from_sum, shift_for_causal_lm
 
-__all__ = ["chunked_nll_sum_and_count", "evaluate_lm_chunked", "logits_nbytes"]
+__all__ = ["chunked_nll_sum_and_count", "evaluate_lm", "evaluate_lm_chunked", "logits_nbytes",
+           "model_logits", "evaluating", "nll_over_batches", "full_logits_nll"]
 
 
 def logits_nbytes(batch: int, seq_len: int, vocab: int, dtype: torch.dtype = torch.float32) -> int:
@@ -42,12 +46,11 @@ def logits_nbytes(batch: int, seq_len: int, vocab: int, dtype: torch.dtype = tor
 def _check_inputs(hidden: object, weight: object, target: object, chunk_tokens: object,
                   ignore_index: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     hidden = _checks.float_tensor(hidden, "hidden")
+    _checks.all_finite(hidden, "hidden")  # else its NaN would surface as a NaN in "logits"
     weight = _checks.float_tensor(weight, "lm_head_weight")
     target = _checks.integer_tensor(target, "target")
     _checks.positive_int(chunk_tokens, "chunk_tokens")
-    if ignore_index is not None and (isinstance(ignore_index, bool)
-                                     or not isinstance(ignore_index, int)):
-        raise TypeError(f"ignore_index: expected an int or None, got {ignore_index!r}.")
+    ignore_index = _checks.ignore_index_arg(ignore_index)
     if hidden.ndim not in (2, 3):
         raise ValueError(f"hidden: expected shape (B, T, D) or (N, D), got {tuple(hidden.shape)}.")
     if weight.ndim != 2:
@@ -130,13 +133,106 @@ def chunked_nll_sum_and_count(
     return total, count
 
 
-@torch.no_grad()
+def model_logits(model: Callable, input_ids: torch.Tensor) -> torch.Tensor:
+    """model(input_ids) as logits (B, T, V): the tensor it returns, or the `.logits` of the
+    output object a Hugging Face model returns.
+
+    >>> model_logits(lambda ids: torch.zeros(*ids.shape, 5), torch.zeros(2, 3, dtype=torch.long)).shape
+    torch.Size([2, 3, 5])
+    """
+    out = model(input_ids)
+    logits = out if isinstance(out, torch.Tensor) else getattr(out, "logits", None)
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"model: expected model(input_ids) to return logits (B, T, V), or an "
+                        f"output with .logits as Hugging Face models do, got "
+                        f"{type(out).__name__}.")
+    return logits
+
+
+@contextmanager
+def evaluating(model: object) -> Iterator[None]:
+    """Inside: no gradients, and `model` (an nn.Module) in eval mode, so dropout is off; after:
+    every submodule back in the mode it had, even if the body raised.
+
+    >>> net = nn.Sequential(nn.Dropout(0.5)).train()
+    >>> with evaluating(net):
+    ...     net.training
+    False
+    >>> net.training
+    True
+    """
+    modules = list(model.modules()) if isinstance(model, nn.Module) else []
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.training = False
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for m, mode in zip(modules, modes, strict=True):
+            m.training = mode
+
+
+NllOfBatch = Callable[[Callable, torch.Tensor, torch.Tensor], tuple[torch.Tensor, int]]
+
+
+def full_logits_nll(model: Callable, input_ids: torch.Tensor,
+                    labels: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Summed NLL and count of one batch: the model's logits, shifted, padding (-100) ignored."""
+    logits, target = shift_for_causal_lm(model_logits(model, input_ids), labels)
+    return nll_sum_and_count(logits, target, ignore_index=-100)
+
+
+def nll_over_batches(model: Callable, batches: Iterable[dict[str, torch.Tensor]], *,
+                     nll_of_batch: NllOfBatch = full_logits_nll,
+                     caller: str = "nll_over_batches") -> dict:
+    """The one evaluation loop: token-weighted NLL of `model` over batches of unshifted
+    {"input_ids", "labels"} (B, T), labels -100 at padding, in eval mode without gradients.
+
+    Returns {"nll_sum": float, "tokens": int, "perplexity": float}; zero tokens raise
+    (fl.ppl_from_sum). `nll_of_batch` scores one batch (default: the full logits).
+    """
+    total, tokens = 0.0, 0
+    with evaluating(model):
+        for batch in batches:
+            nll, n = nll_of_batch(model, batch["input_ids"], batch["labels"])
+            total += nll.item()
+            tokens += n
+    return {"nll_sum": total, "tokens": tokens,
+            "perplexity": ppl_from_sum(total, tokens, ignore_index=-100, caller=caller)}
+
+
+def evaluate_lm(model: Callable, sequences: list[list[int]], *, batch_size: int = 64) -> dict:
+    """Token-weighted NLL and perplexity of a causal LM over id sequences, padding ignored.
+
+    `model(input_ids)` returns logits (B, T, V) or an output with .logits (Hugging Face). It is
+    evaluated in eval mode (no dropout) and left in the mode it had.
+    Returns {"nll_sum": float, "tokens": int, "perplexity": float}.
+    """
+    return nll_over_batches(model, iterate_batches(sequences, batch_size), caller="evaluate_lm")
+
+
+def _hidden_and_head(model: object, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Final hidden states (B, T, D) and the LM-head weight (V, D), without the logits."""
+    if hasattr(model, "hidden_states") and hasattr(model, "lm_head"):  # fl.TinyCausalLM
+        return model.hidden_states(input_ids), model.lm_head.weight
+    head = getattr(model, "get_output_embeddings", lambda: None)()
+    if isinstance(head, nn.Linear) and hasattr(model, "base_model"):  # a Hugging Face causal LM
+        if head.bias is not None:
+            raise ValueError("model: its LM head has a bias, which chunked scoring from hidden "
+                             "states leaves out; use fl.evaluate_lm.")
+        return model.base_model(input_ids).last_hidden_state, head.weight
+    raise TypeError(f"model: expected a model with .hidden_states(input_ids) and .lm_head (like "
+                    f"fl.TinyCausalLM) or a Hugging Face causal LM, got {type(model).__name__}.")
+
+
 def evaluate_lm_chunked(model: nn.Module, sequences: list[list[int]], *, batch_size: int = 64,
                         chunk_tokens: int = 1024) -> dict:
     """fl.evaluate_lm, but the logits are computed chunk_tokens at a time from hidden states.
 
-    `model` needs .hidden_states(input_ids) -> (B, T, D) and .lm_head.weight (V, D), as
-    fl.TinyCausalLM has. Returns {"nll_sum": float, "tokens": int, "perplexity": float}.
+    `model` is fl.TinyCausalLM (.hidden_states(input_ids) -> (B, T, D), .lm_head.weight (V, D))
+    or a Hugging Face causal LM (base_model and get_output_embeddings()).
+    Returns {"nll_sum": float, "tokens": int, "perplexity": float}.
 
     >>> import forge_lib as fl
     >>> model, _ = fl.load_tiny_model()
@@ -146,19 +242,12 @@ def evaluate_lm_chunked(model: nn.Module, sequences: list[list[int]], *, batch_s
     >>> a["tokens"] == b["tokens"], abs(a["nll_sum"] - b["nll_sum"]) < 1e-6 * b["nll_sum"]
     (True, True)
     """
-    if not hasattr(model, "hidden_states") or not hasattr(model, "lm_head"):
-        raise TypeError(f"model: expected a model with .hidden_states(input_ids) and .lm_head "
-                        f"(like fl.TinyCausalLM), got {type(model).__name__}.")
     _checks.positive_int(chunk_tokens, "chunk_tokens")
-    model.eval()
-    total, tokens = 0.0, 0
-    for batch in iterate_batches(sequences, batch_size):
-        hidden = model.hidden_states(batch["input_ids"])  # (B, T, D)
-        nll, n = chunked_nll_sum_and_count(hidden[:, :-1], model.lm_head.weight,
-                                           batch["labels"][:, 1:], chunk_tokens=chunk_tokens,
-                                           ignore_index=-100)
-        total += nll.item()
-        tokens += n
-    if tokens == 0:
-        raise ValueError("evaluate_lm_chunked: no tokens to score (every sequence has length 1?).")
-    return {"nll_sum": total, "tokens": tokens, "perplexity": ppl_from_loss(total / tokens)}
+
+    def chunked(model, input_ids, labels):
+        hidden, weight = _hidden_and_head(model, input_ids)
+        return chunked_nll_sum_and_count(hidden[:, :-1], weight, labels[:, 1:],
+                                         chunk_tokens=chunk_tokens, ignore_index=-100)
+
+    return nll_over_batches(model, iterate_batches(sequences, batch_size), nll_of_batch=chunked,
+                            caller="evaluate_lm_chunked")

@@ -77,7 +77,7 @@ def fmt(x: float | int | torch.Tensor, digits: int = 4) -> str:
     if isinstance(x, int):
         return f"{x:,}" if abs(x) >= 10_000 else str(x)
     _checks.positive_int(digits, "digits")
-    x = float(x)
+    x = _checks.number(x, "fmt")
     if math.isnan(x) or math.isinf(x):
         return str(x)
     if x == 0:

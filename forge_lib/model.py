@@ -10,7 +10,6 @@ the course's language to within a few percent of its entropy floor.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,11 +19,9 @@ from torch import nn
 
 from forge_lib import _checks
 from forge_lib.checkpoint import load_verified, save_verified
-from forge_lib.data import iterate_batches
-from forge_lib.text import nll_sum_and_count, ppl_from_loss, shift_for_causal_lm
 
 __all__ = ["ModelConfig", "TinyCausalLM", "save_checkpoint", "load_checkpoint",
-           "load_tiny_model", "evaluate_lm", "DATA_DIR", "CHECKPOINT_PATH"]
+           "load_tiny_model", "DATA_DIR", "CHECKPOINT_PATH"]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CHECKPOINT_PATH = DATA_DIR / "tiny_lm.pt"
@@ -109,6 +106,7 @@ class TinyCausalLM(nn.Module):
                              f"min {int(input_ids.min())}, max {int(input_ids.max())}.")
         allowed = None
         if attention_mask is not None:
+            attention_mask = _checks.tensor(attention_mask, "attention_mask")
             if tuple(attention_mask.shape) != (b, t):
                 raise ValueError(f"attention_mask: expected shape {(b, t)} like input_ids, got "
                                  f"{tuple(attention_mask.shape)}.")
@@ -139,7 +137,8 @@ def load_checkpoint(path: str | Path) -> tuple[TinyCausalLM, dict]:
     The file's SHA-256 is checked, and its config against its weights before anything is
     allocated: a corrupted or edited file is a ValueError, never a model with wrong weights.
     """
-    if not Path(path).is_file():
+    path = _checks.path(path, "path")
+    if not path.is_file():
         raise FileNotFoundError(f"load_checkpoint: no checkpoint at {Path(path).name!r}. Rebuild "
                                 f"it with `python -m forge_lib.train`.")
     blob = load_verified(path, _FORMAT, "load_checkpoint", "fl.save_checkpoint")
@@ -164,32 +163,6 @@ def load_tiny_model() -> tuple[TinyCausalLM, dict]:
     return load_checkpoint(CHECKPOINT_PATH)
 
 
-@torch.no_grad()
-def evaluate_lm(model: nn.Module, sequences: list[list[int]], *, batch_size: int = 64) -> dict:
-    """Token-weighted NLL and perplexity of `model` over id sequences, padding ignored, shifted.
-
-    Returns {"nll_sum": float, "tokens": int, "perplexity": float}.
-    """
-    model.eval()
-    total, tokens = 0.0, 0
-    for batch in iterate_batches(sequences, batch_size):
-        logits, target = shift_for_causal_lm(model(batch["input_ids"]), batch["labels"])
-        nll, n = nll_sum_and_count(logits, target, ignore_index=-100)
-        total += nll.item()
-        tokens += n
-    if tokens == 0:
-        raise ValueError("evaluate_lm: no tokens to score (every sequence has length 1?).")
-    return {"nll_sum": total, "tokens": tokens, "perplexity": ppl_from_loss(total / tokens)}
-
-
 def count_parameters(model: nn.Module) -> int:
     """Distinct trainable parameters (the tied embedding counts once)."""
     return sum(p.numel() for p in model.parameters())
-
-
-def cosine_lr(step: int, total: int, peak: float, warmup: int) -> float:
-    """Linear warm-up then cosine decay to 10% of peak."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))

@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 README = ROOT / "README.md"
@@ -38,8 +40,21 @@ KERNEL_SETTINGS = {
 KERNEL_TESTS = ["notebooks", "tests/test_doctests.py"]  # what depends on the kernels
 
 
+def _coalesce_streams(outputs: list) -> list:
+    """Join consecutive stdout (or stderr) chunks into one output: how a kernel splits a cell's
+    printing depends on timing, and a busy machine would otherwise commit a different file."""
+    joined = []
+    for out in outputs:
+        previous = joined[-1] if joined else None
+        if (out.output_type == "stream" and previous is not None
+                and previous.output_type == "stream" and previous.name == out.name):
+            previous.text += out.text
+        else:
+            joined.append(out)
+    return joined
+
+
 def run_notebook(path: Path, timeout: int = 300) -> float:
-    import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
@@ -51,6 +66,8 @@ def run_notebook(path: Path, timeout: int = 300) -> float:
     elapsed = time.perf_counter() - started
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
     elapsed = round(elapsed, 1)
     nb.metadata.setdefault("forge", {})["run_time_s"] = elapsed
     # Keep the title cell's "Run time: about N s" true: the measurement rounded up to 5 s.
@@ -60,37 +77,32 @@ def run_notebook(path: Path, timeout: int = 300) -> float:
     return elapsed
 
 
-def notebook_map() -> str:
-    """The README's table: number, title (from the first cell) and recorded run time."""
-    import nbformat
+def notebook_map(link_folder: str = "notebooks/") -> str:
+    """The map of the course: number, title (linked) and recorded run time, one row a notebook.
+
+    Links are relative to where the map is shown: "notebooks/" from the README, "" from 00.
+    """
+    from forge_lib.publish import notebook_paths, notebook_title, run_time_text
 
     rows = ["| # | notebook | run time |", "|---|---|---|"]
-    for path in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
+    for path in notebook_paths(NOTEBOOK_DIR):
         nb = nbformat.read(path, as_version=4)
-        title = nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
-        seconds = nb.metadata.get("forge", {}).get("run_time_s")
-        shown = f"{seconds:.0f} s" if seconds is not None else "not measured"
-        rows.append(f"| {path.name[:2]} | [{title}](notebooks/{path.name}) | {shown} |")
+        rows.append(f"| {path.name[:2]} | [{notebook_title(nb)}]({link_folder}{path.name}) | "
+                    f"{run_time_text(nb)} |")
     return "\n".join(rows)
-
-
-def _replace_map(text: str, table: str) -> str:
-    head, rest = text.split(MAP_START)
-    _, tail = rest.split(MAP_END)
-    return f"{head}{MAP_START}\n{table}\n{MAP_END}{tail}"
 
 
 def write_map() -> None:
     """Write the map into the README and into the markdown cell of 00 that holds the markers."""
-    import nbformat
+    from forge_lib.publish import replace_between
 
-    table = notebook_map()
-    README.write_text(_replace_map(README.read_text(), table))
+    README.write_text(replace_between(README.read_text(), MAP_START, MAP_END, notebook_map(),
+                                      where="README.md"))
     start_here = next(NOTEBOOK_DIR.glob("00_*.ipynb"))
     nb = nbformat.read(start_here, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and MAP_START in cell.source:
-            cell.source = _replace_map(cell.source, table)
+    cell = next(c for c in nb.cells if c.cell_type == "markdown" and MAP_START in c.source)
+    cell.source = replace_between(cell.source, MAP_START, MAP_END, notebook_map(""),
+                                  where=start_here.name)
     nbformat.write(nb, start_here)
 
 

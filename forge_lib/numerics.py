@@ -64,10 +64,10 @@ def underflow_case(
     _checks.positive_int(vocab, "vocab")
     if vocab < 2:
         raise ValueError(f"vocab: expected at least 2 entries (a target and a rival), got {vocab}.")
-    for name, value in (("gap", gap), ("margin", margin)):
-        if not math.isfinite(value):
-            raise ValueError(f"{name}: expected a finite number of nats, got {value}.")
-    gen = torch.Generator().manual_seed(seed)
+    gap = _checks.positive_number(gap, "gap")  # nats *below* the rival: > 0, or nothing underflows
+    if not math.isfinite(_checks.number(margin, "margin")):
+        raise ValueError(f"margin: expected a finite number of nats, got {margin}.")
+    gen = torch.Generator().manual_seed(_checks.integer(seed, "seed"))
     logits = torch.randn(n_tokens, vocab, generator=gen)  # (N, V)
     target = torch.randint(0, vocab, (n_tokens,), generator=gen)  # (N,)
     hard = int(torch.randint(0, n_tokens, (), generator=gen))
@@ -93,6 +93,11 @@ def naive_perplexity(logits: torch.Tensor, target: torch.Tensor) -> float:
     200.0
     """
     flat_logits, flat_target = _checks.logits_and_target(logits, target, None)  # (N, V), (N,)
+    if bool((torch.isnan(flat_logits) | (flat_logits == math.inf)).any()):  # -inf is p = 0: fine
+        _checks.all_finite(flat_logits, "logits")
+    if len(flat_target) == 0:
+        raise ValueError("naive_perplexity: no tokens to score (an empty batch); the perplexity "
+                         "of nothing is undefined.")
     probs = torch.softmax(flat_logits, dim=1)  # (N, V), in the logits' dtype: may underflow to 0
     target_probs = probs.gather(1, flat_target.long()[:, None]).squeeze(1)  # (N,)
     nll_sum = -target_probs.log().sum(dtype=torch.float64)  # log(0) = -inf -> inf
@@ -132,9 +137,9 @@ def ulp(x: float, dtype: torch.dtype) -> float:
     """
     dtype = _float_dtype(dtype)
     info = torch.finfo(dtype)
-    value = abs(torch.tensor(float(x), dtype=dtype).item())
+    value = abs(torch.tensor(_checks.number(x, "x"), dtype=dtype).item())
     if not math.isfinite(value):
-        raise ValueError(f"ulp: expected a number within +-{info.max:.4g} for {dtype}, got {x}.")
+        raise ValueError(f"x: expected a number within +-{info.max:.4g} for {dtype}, got {x}.")
     if value < info.tiny:
         return info.tiny * info.eps
     _, exponent = math.frexp(value)  # value = m * 2**exponent with m in [0.5, 1)
@@ -156,7 +161,7 @@ def stall_point(increment: float, dtype: torch.dtype) -> float:
     """
     dtype = _float_dtype(dtype)
     info = torch.finfo(dtype)
-    if not (math.isfinite(increment) and increment > 0):
+    if not (math.isfinite(_checks.number(increment, "increment")) and increment > 0):
         raise ValueError(f"increment: expected a positive finite number, got {increment}.")
     step = torch.tensor(float(increment), dtype=dtype).item()
     if step == 0.0:  # the increment itself rounds to zero in `dtype`
@@ -182,8 +187,9 @@ def running_sum(values: torch.Tensor | list[float], dtype: torch.dtype) -> torch
     [256.0, 257.0, 258.0, 259.0]
     """
     dtype = _float_dtype(dtype)
-    if not isinstance(values, torch.Tensor):
-        values = torch.tensor(values, dtype=torch.float64)  # Python floats are float64
+    if not isinstance(values, torch.Tensor):  # Python floats are float64
+        values = torch.tensor(_checks.float_sequence(values, "values", allow_empty=True),
+                              dtype=torch.float64)
     steps = values.reshape(-1).to(dtype)  # (n,)
     sums = torch.empty(len(steps), dtype=torch.float64)  # (n,)
     total = torch.zeros((), dtype=dtype)

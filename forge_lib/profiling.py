@@ -47,6 +47,8 @@ from pathlib import Path
 import psutil
 import torch
 
+from forge_lib import _checks
+
 __all__ = ["MemoryTracker", "Timer", "Measurement", "measure", "summarize_times", "rss_mb",
            "peak_rss_mb", "reset_peak_rss", "kernel_peak_supported", "release_free_memory",
            "fix_mmap_threshold", "cuda_available", "MB"]
@@ -234,7 +236,11 @@ def _to_device(device: str | torch.device | None) -> torch.device:
     if not isinstance(device, (str, torch.device)):
         raise TypeError(f"device: expected None, a string such as 'cpu' or 'cuda', or a "
                         f"torch.device, got {type(device).__name__} {device!r}.")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except RuntimeError as exc:  # torch's message lists every backend it was built to know
+        raise ValueError(f"device: {device!r} is not a device name; expected 'cpu', 'cuda' or "
+                         f"'cuda:0' (or None).") from exc
     if device.type == "cuda" and not cuda_available():
         raise ValueError("device: 'cuda' was requested but torch sees no CUDA device here. "
                          "Pass device='cpu' (or None to pick CUDA only when it exists).")
@@ -496,7 +502,10 @@ def summarize_times(times_s: list[float] | tuple[float, ...], label: str = "") -
     """
     if not isinstance(times_s, (list, tuple)) or len(times_s) == 0:
         raise ValueError(f"times_s: expected a non-empty list of seconds, got {times_s!r}.")
-    values = [float(t) for t in times_s]
+    if not isinstance(label, str):
+        raise TypeError(f"label: expected a string naming what was timed, got "
+                        f"{type(label).__name__}.")
+    values = _checks.float_sequence(times_s, "times_s")
     if any(not math.isfinite(t) or t < 0 for t in values):
         raise ValueError(f"times_s: expected finite, non-negative seconds, got {values}.")
     if len(values) >= 2:

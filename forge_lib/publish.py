@@ -30,7 +30,8 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["notebook_paths", "notebook_title", "student_edition", "write_student_edition",
+__all__ = ["notebook_paths", "notebook_title", "recorded_run_time", "run_time_text",
+           "replace_between", "student_edition", "write_student_edition",
            "reading_minutes", "workshop_slot", "build_site", "workshop_table",
            "write_workshop_table"]
 
@@ -68,6 +69,33 @@ def notebook_title(nb: nbformat.NotebookNode) -> str:
         raise ValueError("notebook_title: expected the first cell to be markdown starting with "
                          "'# <title>' (the course template), got something else.")
     return nb.cells[0].source.splitlines()[0][2:].strip()
+
+
+def recorded_run_time(nb: nbformat.NotebookNode) -> float | None:
+    """The wall time in seconds of the notebook's last run by nbtools, or None if never timed."""
+    return nb.metadata.get("forge", {}).get("run_time_s")
+
+
+def run_time_text(nb: nbformat.NotebookNode) -> str:
+    """The recorded run time as the tables show it: "12 s", or "not measured"."""
+    seconds = recorded_run_time(nb)
+    return f"{seconds:.0f} s" if seconds is not None else "not measured"
+
+
+def replace_between(text: str, start: str, end: str, body: str, *, where: str) -> str:
+    """`text` with what lies between the markers `start` and `end` replaced by `body`.
+
+    >>> print(replace_between("a <s> old <e> b", "<s>", "<e>", "new", where="x"))
+    a <s>
+    new
+    <e> b
+    """
+    if text.count(start) != 1 or text.count(end) != 1:
+        raise ValueError(f"replace_between: {where} must hold the markers {start} ... {end} "
+                         f"exactly once each, found {text.count(start)} and {text.count(end)}.")
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    return f"{head}{start}\n{body}\n{end}{tail}"
 
 
 def _tags(cell: nbformat.NotebookNode) -> list[str]:
@@ -213,7 +241,7 @@ def workshop_slot(nb: nbformat.NotebookNode) -> int:
     >>> workshop_slot(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("word " * 360)]))
     5
     """
-    seconds = nb.metadata.get("forge", {}).get("run_time_s") or 0
+    seconds = recorded_run_time(nb) or 0
     minutes = reading_minutes(nb) + MINUTES_PER_EXERCISE * _exercise_count(nb) + seconds / 60
     return 5 * math.ceil(minutes / 5)
 
@@ -229,22 +257,16 @@ def workshop_table(notebooks: list[Path] | None = None) -> str:
             "|---|---|---|---|---|---|"]
     for path in notebook_paths() if notebooks is None else notebooks:
         nb = nbformat.read(path, as_version=4)
-        seconds = nb.metadata.get("forge", {}).get("run_time_s")
-        run = f"{seconds:.0f} s" if seconds is not None else "not measured"
-        rows.append(f"| {path.name[:2]} | [{notebook_title(nb)}](notebooks/{path.name}) | {run} | "
+        rows.append(f"| {path.name[:2]} | [{notebook_title(nb)}](notebooks/{path.name}) | "
+                    f"{run_time_text(nb)} | "
                     f"{reading_minutes(nb)} min | {_exercise_count(nb)} | {workshop_slot(nb)} min |")
     return "\n".join(rows)
 
 
 def write_workshop_table(path: Path = WORKSHOP) -> None:
     """Replace the table between the workshop markers of WORKSHOP.md with a fresh one."""
-    text = path.read_text()
-    if TABLE_START not in text or TABLE_END not in text:
-        raise ValueError(f"write_workshop_table: {path.name} has no {TABLE_START} ... {TABLE_END} "
-                         f"markers to write the table between.")
-    head, rest = text.split(TABLE_START)
-    _, tail = rest.split(TABLE_END)
-    path.write_text(f"{head}{TABLE_START}\n{workshop_table()}\n{TABLE_END}{tail}")
+    path.write_text(replace_between(path.read_text(), TABLE_START, TABLE_END, workshop_table(),
+                                    where=path.name))
 
 
 # --- The static site ---------------------------------------------------------------------------
@@ -425,8 +447,7 @@ def build_site(out_dir: str | Path, notebooks: list[Path] | None = None) -> list
         target = out / pages[i][0]
         target.write_text(_link_notebooks(page, stems), encoding="utf-8")
         written.append(target)
-        seconds = nb.metadata.get("forge", {}).get("run_time_s")
-        run = f"runs in {seconds:.0f} s" if seconds is not None else "run time not measured"
+        run = f"run time {run_time_text(nb)}"
         n_ex = _exercise_count(nb)
         exercises = f" &middot; {n_ex} exercise{'s' if n_ex > 1 else ''}" if n_ex else ""
         items.append(f'<li><span class="forge-num">{path.name[:2]}</span>'

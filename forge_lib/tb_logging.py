@@ -21,16 +21,16 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from forge_lib.text import exp_limit
+from forge_lib import _checks
+from forge_lib.text import ppl_from_loss
 
 __all__ = ["record_scalars", "TensorBoardLogger", "read_scalars", "smooth_like_tensorboard"]
 
 
-def _safe_exp(loss: float) -> float:
-    """exp(loss) for logging: NaN stays NaN, overflow gives inf (never raises)."""
-    if math.isnan(loss):
-        return math.nan
-    return math.inf if loss > exp_limit() else math.exp(loss)
+def _logged_perplexity(loss: float) -> float:
+    """fl.ppl_from_loss (overflow gives inf), except that a NaN or infinite loss is logged as
+    is: a logger records a run that diverged instead of stopping it, and exp(NaN) is NaN."""
+    return ppl_from_loss(loss) if math.isfinite(loss) else loss
 
 
 def record_scalars(record: dict) -> dict[str, float]:
@@ -44,15 +44,18 @@ def record_scalars(record: dict) -> dict[str, float]:
     if not isinstance(record, dict) or "train_loss" not in record:
         raise TypeError(f"record: expected a dict with at least 'train_loss' (and 'step', 'lr', "
                         f"'grad_norm', optionally 'val_loss'), got {record!r:.80}.")
-    loss = float(record["train_loss"])
-    scalars = {"train/loss": loss, "train/perplexity": _safe_exp(loss)}
+    def value(key: str) -> float:  # NaN and inf are logged as they are: a diverged step is data
+        return _checks.number(record[key], f"record[{key!r}]")
+
+    loss = value("train_loss")
+    scalars = {"train/loss": loss, "train/perplexity": _logged_perplexity(loss)}
     if "lr" in record:
-        scalars["train/learning_rate"] = float(record["lr"])
+        scalars["train/learning_rate"] = value("lr")
     if "grad_norm" in record:
-        scalars["train/gradient_norm"] = float(record["grad_norm"])
+        scalars["train/gradient_norm"] = value("grad_norm")
     if "val_loss" in record:
-        scalars["val/loss"] = float(record["val_loss"])
-        scalars["val/perplexity"] = _safe_exp(float(record["val_loss"]))
+        scalars["val/loss"] = value("val_loss")
+        scalars["val/perplexity"] = _logged_perplexity(value("val_loss"))
     return scalars
 
 
@@ -65,14 +68,17 @@ class TensorBoardLogger:
 
     def __init__(self, logdir: str | Path, *, flush_secs: int = 10) -> None:
         from torch.utils.tensorboard import SummaryWriter  # imported here: it is slow to load
-        self.logdir = Path(logdir)
+        self.logdir = _checks.path(logdir, "logdir")
+        _checks.positive_number(flush_secs, "flush_secs")
         self.writer = SummaryWriter(log_dir=str(self.logdir), flush_secs=flush_secs)
 
     def log(self, record: dict) -> None:
-        if "step" not in record:
-            raise TypeError("record: expected a 'step' entry, the x-axis of every curve.")
+        if not isinstance(record, dict) or "step" not in record:
+            raise TypeError("record: expected a dict with a 'step' entry, the x-axis of every "
+                            "curve.")
+        step = _checks.non_negative_int(record["step"], "record['step']")  # int(1.5) would be 1
         for name, value in record_scalars(record).items():
-            self.writer.add_scalar(name, value, global_step=int(record["step"]))
+            self.writer.add_scalar(name, value, global_step=step)
 
     def __call__(self, state: object, record: dict) -> None:
         self.log(record)
@@ -95,11 +101,11 @@ def read_scalars(logdir: str | Path) -> dict[str, tuple[list[int], list[float]]]
     """
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    logdir = Path(logdir)
+    logdir = _checks.path(logdir, "logdir")
     if not logdir.is_dir():
-        raise FileNotFoundError(f"read_scalars: no log folder named {logdir.name!r}.")
+        raise FileNotFoundError(f"logdir: no log folder named {logdir.name!r}.")
     if not any(logdir.glob("events.out.tfevents.*")):
-        raise ValueError(f"read_scalars: {logdir.name!r} holds no TensorBoard event files "
+        raise ValueError(f"logdir: {logdir.name!r} holds no TensorBoard event files "
                          f"(events.out.tfevents.*). Was the writer closed (flushed)?")
     accumulator = EventAccumulator(str(logdir), size_guidance={"scalars": 0})
     accumulator.Reload()
@@ -119,11 +125,10 @@ def smooth_like_tensorboard(values: Sequence[float], weight: float = 0.6) -> lis
     >>> [round(v, 4) for v in smooth_like_tensorboard([1.0, 1.0, 4.0], weight=0.5)]
     [1.0, 1.0, 2.7143]
     """
-    if not 0 <= weight < 1:
+    if not 0 <= _checks.number(weight, "weight") < 1:
         raise ValueError(f"weight: expected a number in [0, 1), got {weight!r}.")
     out, last, n = [], 0.0, 0
-    for v in values:
-        v = float(v)
+    for v in _checks.float_sequence(values, "values", allow_empty=True):
         if not math.isfinite(v):
             out.append(v)
             continue

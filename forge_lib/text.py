@@ -21,7 +21,8 @@ from torchmetrics import Metric
 from forge_lib import _checks
 
 __all__ = [
-    "nll_sum_and_count", "perplexity", "shift_for_causal_lm", "ppl_from_loss", "exp_limit",
+    "nll_sum_and_count", "perplexity", "shift_for_causal_lm", "ppl_from_loss", "ppl_from_sum",
+    "exp_limit",
     "bits_per_token", "bits_per_byte", "Perplexity",
     "token_accuracy",
 ]
@@ -99,11 +100,7 @@ def perplexity(
     10.0
     """
     nll, count = nll_sum_and_count(logits, target, ignore_index=ignore_index)
-    if count == 0:
-        raise ValueError(f"perplexity: no tokens to score, every target equals ignore_index="
-                         f"{ignore_index} (an all-padding batch?). Skip the batch, or accumulate "
-                         f"sums and counts over several batches with fl.Perplexity.")
-    return ppl_from_loss(nll.item() / count)
+    return ppl_from_sum(nll, count, ignore_index=ignore_index, caller="perplexity")
 
 
 def shift_for_causal_lm(
@@ -137,7 +134,7 @@ def exp_limit(dtype: torch.dtype = torch.float64) -> float:
     >>> round(exp_limit(torch.float32), 2), round(exp_limit(), 2)
     (88.72, 709.78)
     """
-    return math.log(torch.finfo(dtype).max)
+    return math.log(torch.finfo(_checks.float_dtype(dtype, "dtype")).max)
 
 
 def _mean_nll(mean_nll: float | torch.Tensor) -> float:
@@ -167,6 +164,28 @@ def ppl_from_loss(mean_nll: float | torch.Tensor, *, dtype: torch.dtype = torch.
     return math.exp(value)
 
 
+def ppl_from_sum(nll_sum: float | torch.Tensor, count: int, *, ignore_index: int | None = None,
+                 caller: str = "ppl_from_sum") -> float:
+    """exp(nll_sum / count): the perplexity of `count` tokens whose NLLs sum to `nll_sum` nats.
+
+    The one home of the policy every fl function follows: zero tokens raise a ValueError (the
+    perplexity of nothing is undefined; NaN would travel silently into averages and plots),
+    NaN or a negative sum raises, and overflow gives inf (see ppl_from_loss). `caller` and
+    `ignore_index` only make the message precise.
+
+    >>> round(ppl_from_sum(3 * math.log(10.0), 3), 6)
+    10.0
+    """
+    count = _checks.non_negative_int(count, "count")
+    if count == 0:
+        why = ("there are no targets at all (an empty batch, or no batch?)" if ignore_index is None
+               else f"every target equals ignore_index={ignore_index} (an all-padding batch?), "
+                    f"or there were no targets at all")
+        raise ValueError(f"{caller}: no tokens to score, {why}. Skip the batch, or accumulate "
+                         f"sums and counts over several batches with fl.Perplexity.")
+    return ppl_from_loss(float(nll_sum) / count)
+
+
 def bits_per_token(mean_nll: float) -> float:
     """Convert a mean NLL in nats per token to bits per token (divide by ln 2).
 
@@ -186,7 +205,11 @@ def bits_per_byte(nll_sum: float | torch.Tensor, n_bytes: int) -> float:
     8.0
     """
     _checks.positive_int(n_bytes, "n_bytes")
-    return _checks.finite_number(nll_sum, "nll_sum") / math.log(2) / n_bytes
+    total = _checks.finite_number(nll_sum, "nll_sum")
+    if total < 0:
+        raise ValueError(f"nll_sum: a summed negative log-likelihood is never negative, got "
+                         f"{total}. Did you pass a log-probability instead of its negative?")
+    return total / math.log(2) / n_bytes
 
 
 class Perplexity(Metric):
@@ -217,11 +240,9 @@ class Perplexity(Metric):
         self.count += count
 
     def compute(self) -> torch.Tensor:
-        count = int(self.count)
-        if count == 0:
-            raise ValueError("Perplexity.compute: no tokens were counted (no update, or every "
-                             "target equalled ignore_index). Nothing to average.")
-        return torch.tensor(ppl_from_loss(self.nll_sum.item() / count), dtype=torch.float64)
+        ppl = ppl_from_sum(self.nll_sum, int(self.count), ignore_index=self.ignore_index,
+                           caller="Perplexity.compute")
+        return torch.tensor(ppl, dtype=torch.float64)
 
 
 def token_accuracy(
@@ -250,8 +271,10 @@ def token_accuracy(
         flat_logits, flat_target = flat_logits[keep], flat_target[keep]
     n_tokens = flat_target.numel()
     if n_tokens == 0:
-        raise ValueError(f"token_accuracy: no tokens to score, every target equals ignore_index="
-                         f"{ignore_index} (an all-padding batch?).")
+        why = ("it is an empty batch" if ignore_index is None else
+               f"every target equals ignore_index={ignore_index} (an all-padding batch?), or the "
+               f"batch is empty")
+        raise ValueError(f"token_accuracy: no tokens to score, {why}.")
     correct = 0
     rows = max(1, _CHUNK_ELEMENTS // flat_logits.shape[1])
     for start in range(0, n_tokens, rows):

@@ -11,60 +11,42 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from forge_lib.data import SPLITS, collate, course_split, english_like_language
-from forge_lib.model import (
-    CHECKPOINT_PATH,
-    DATA_DIR,
-    ModelConfig,
-    TinyCausalLM,
-    cosine_lr,
-    count_parameters,
-    evaluate_lm,
-    save_checkpoint,
-)
-from forge_lib.text import shift_for_causal_lm
+from forge_lib.data import SPLITS, course_split, english_like_language
+from forge_lib.evaluation import evaluate_lm
+from forge_lib.model import CHECKPOINT_PATH, DATA_DIR, ModelConfig, count_parameters, save_checkpoint
+from forge_lib.training import TrainConfig, TrainState, train_tiny
 
 SEED = 0
-HPARAMS = {"steps": 2500, "batch_size": 64, "peak_lr": 3e-3, "warmup": 100,
-           "weight_decay": 0.01, "grad_clip": 1.0}
+# The committed model's run, on the course's shared training loop (fl.train_tiny): the whole
+# train split in shuffled epochs, PyTorch's default initialisation, float32.
+TINY_LM_RUN = TrainConfig(lr=3e-3, steps=2500, batch_size=64, n_train=SPLITS["train"][0],
+                          warmup=100, schedule="cosine", weight_decay=0.01, grad_clip=1.0,
+                          sampling="epochs", seed=SEED, data_seed=SEED, init_std=None,
+                          dtype=torch.float32, eval_every=2500, n_val=SPLITS["val"][0])
 
 
-def train(steps: int, log_every: int = 250) -> tuple[TinyCausalLM, dict]:
-    torch.manual_seed(SEED)
-    torch.use_deterministic_algorithms(True)
-    lang = english_like_language()
-    train_set = course_split("train")
-    model = TinyCausalLM(ModelConfig(vocab_size=len(lang.tokenizer)))
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": HPARAMS["weight_decay"]},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=HPARAMS["peak_lr"])
-    gen = torch.Generator().manual_seed(SEED)
-    order = torch.randperm(len(train_set), generator=gen).tolist()
-    cursor, started = 0, time.perf_counter()
-    for step in range(steps):
-        if cursor + HPARAMS["batch_size"] > len(order):  # new epoch, new shuffle
-            order, cursor = torch.randperm(len(train_set), generator=gen).tolist(), 0
-        batch = collate([train_set[i] for i in order[cursor:cursor + HPARAMS["batch_size"]]])
-        cursor += HPARAMS["batch_size"]
-        for group in opt.param_groups:
-            group["lr"] = cosine_lr(step, steps, HPARAMS["peak_lr"], HPARAMS["warmup"])
-        logits, target = shift_for_causal_lm(model(batch["input_ids"]), batch["labels"])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                                 target.reshape(-1), ignore_index=-100)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), HPARAMS["grad_clip"])
-        opt.step()
-        if (step + 1) % log_every == 0:
-            print(f"step {step + 1:5d}  loss {loss.item():.4f}  "
+def _log_progress(every: int, started: float):
+    def callback(state: TrainState, record: dict) -> None:
+        if record["step"] % every == 0:
+            print(f"step {record['step']:5d}  loss {record['train_loss']:.4f}  "
                   f"{time.perf_counter() - started:6.1f} s", flush=True)
+    return callback
+
+
+def train(steps: int, log_every: int = 250) -> tuple[torch.nn.Module, dict]:
+    torch.use_deterministic_algorithms(True)
+    config = replace(TINY_LM_RUN, steps=steps, eval_every=steps)
+    model = train_tiny(config, callback=_log_progress(log_every, time.perf_counter())).model
     val = evaluate_lm(model, course_split("val"))
-    card = {"seed": SEED, **HPARAMS, "steps": steps, "parameters": count_parameters(model),
+    lang = english_like_language()
+    card = {"seed": SEED, "steps": steps, "batch_size": config.batch_size,
+            "peak_lr": config.lr, "warmup": config.warmup, "weight_decay": config.weight_decay,
+            "grad_clip": config.grad_clip, "parameters": count_parameters(model),
             "train_sentences": SPLITS["train"][0], "train_seed": SPLITS["train"][1],
             "val_sentences": SPLITS["val"][0], "val_seed": SPLITS["val"][1],
             "val_tokens": val["tokens"], "val_nll_sum": val["nll_sum"],
@@ -77,7 +59,7 @@ def train(steps: int, log_every: int = 250) -> tuple[TinyCausalLM, dict]:
 def write_model_card(card: dict, path: Path) -> None:
     oracle_nll, oracle_n = english_like_language().true_nll_sum_and_count(course_split("val"))
     gap = card["val_perplexity"] / card["floor_perplexity"] - 1
-    cfg = ModelConfig(vocab_size=0)
+    cfg = ModelConfig(vocab_size=card["vocab_words"] + 4)  # the architecture: ModelConfig defaults
     path.write_text(f"""# Model card: tiny_lm.pt
 
 A tiny causal transformer trained on the course's synthetic English-like language
@@ -112,17 +94,22 @@ model's perplexity on the finite validation sample scatters around it.
 python -m forge_lib.train
 ```
 
-Deterministic on the same machine type and library versions (fixed seeds,
-`torch.use_deterministic_algorithms(True)`); a few minutes on 2 CPU cores. Load with
-`fl.load_tiny_model()`, which calls `torch.load(..., weights_only=True)` and checks the format.
-`tests/test_model.py` checks that the committed checkpoint reproduces the validation perplexity
-above.
+The run is `fl.train_tiny` (the course's one training loop, as notebooks 09 and 11 use it) with
+the settings in `forge_lib/train.py`: shuffled epochs over the train split, PyTorch's default
+initialisation, float32. Deterministic for the same CPU kernels and library versions (fixed
+seeds, `torch.use_deterministic_algorithms(True)`); a few minutes on 2 CPU cores. Float32
+training is not bit-reproducible across CPUs: elsewhere the weights differ in their last bits,
+which grow over the 2,500 steps, and the validation perplexity agrees to about 4 digits. Load with
+`fl.load_tiny_model()`, which calls `torch.load(..., weights_only=True)`, checks the format,
+verifies the SHA-256 of the contents recorded at saving, and checks the config against the
+weights before building the model. `tests/test_model.py` checks that the committed checkpoint
+reproduces the validation perplexity above.
 """)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=HPARAMS["steps"])
+    parser.add_argument("--steps", type=int, default=TINY_LM_RUN.steps)
     parser.add_argument("--out", type=Path, default=CHECKPOINT_PATH)
     args = parser.parse_args()
     torch.set_num_threads(2)

@@ -27,9 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from forge_lib import _checks
-from forge_lib.data import SPLITS, collate, course_split, english_like_language
+from forge_lib.data import PAD_ID, SPLITS, collate, course_split, english_like_language
+from forge_lib.evaluation import nll_over_batches
 from forge_lib.model import ModelConfig, TinyCausalLM
-from forge_lib.text import nll_sum_and_count, shift_for_causal_lm
+from forge_lib.text import shift_for_causal_lm
 
 __all__ = ["TrainConfig", "TrainState", "make_state", "train_step", "run_training", "train_tiny",
            "set_lr",
@@ -53,6 +54,10 @@ class TrainConfig:
     as GPT-2 does, so the first loss is close to ln(vocabulary size); None keeps PyTorch's
     defaults, under which the tied N(0, 1) embedding makes the first logits huge.
     stop_on_nan: stop at the first non-finite loss (what follows is NaN too).
+    sampling: "random" draws every batch at random with replacement; "epochs" shuffles the
+    sentences once per epoch and takes them in that order, each once, dropping an incomplete
+    last batch (how data/tiny_lm.pt was trained; sentence runs only).
+    data_seed: the seed of the batches (None: seed + 1); the weights' initialisation uses seed.
     dtype: the precision of the weights and of every computation. float64 by default, because
     the course compares runs digit for digit across machines: in float32 another CPU's kernels
     change the last bit at step 2 or 3, and the difference grows to the 4th digit by step 300;
@@ -78,6 +83,8 @@ class TrainConfig:
     seed: int = 0
     stop_on_nan: bool = True
     dtype: torch.dtype = torch.float64
+    sampling: str = "random"
+    data_seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.dtype not in (torch.float32, torch.float64):
@@ -86,18 +93,31 @@ class TrainConfig:
             _checks.positive_int(getattr(self, name), name)
         if self.packed is not None:
             _checks.positive_int(self.packed, "packed")
-        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ValueError(f"warmup: expected an int >= 0, got {self.warmup!r}.")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr: expected a positive finite number, got {self.lr!r}.")
-        if self.init_std is not None and not self.init_std > 0:
-            raise ValueError(f"init_std: expected None or a positive number, got "
-                             f"{self.init_std!r}.")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"grad_clip: expected None or a positive number, got "
-                             f"{self.grad_clip!r}.")
+        _checks.non_negative_int(self.warmup, "warmup")
+        _checks.positive_number(self.lr, "lr")
+        _checks.non_negative_number(self.weight_decay, "weight_decay")
+        for name in ("init_std", "grad_clip"):  # None: off
+            if getattr(self, name) is not None:
+                _checks.positive_number(getattr(self, name), name)
+        _checks.integer(self.seed, "seed")
+        _checks.flag(self.stop_on_nan, "stop_on_nan")
+        if self.model is not None and not isinstance(self.model, ModelConfig):
+            raise TypeError(f"model: expected None or a fl.ModelConfig, got "
+                            f"{type(self.model).__name__} {self.model!r:.60}.")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule: expected 'constant' or 'cosine', got {self.schedule!r}.")
+        if self.sampling not in ("random", "epochs"):
+            raise ValueError(f"sampling: expected 'random' or 'epochs', got {self.sampling!r}.")
+        if self.sampling == "epochs" and self.packed is not None:
+            raise ValueError("sampling='epochs' takes whole sentences; packed windows are drawn "
+                             "at random. Pass packed=None, or sampling='random'.")
+        if self.data_seed is not None:
+            _checks.integer(self.data_seed, "data_seed")
+
+    @property
+    def batch_seed(self) -> int:
+        """The seed of the batches: data_seed, or seed + 1 when it is None."""
+        return self.seed + 1 if self.data_seed is None else self.data_seed
 
 
 @dataclass
@@ -139,9 +159,10 @@ def token_stream(sentences: list[list[int]] | tuple) -> torch.Tensor:
     >>> token_stream([[1, 5, 2], [1, 6, 7, 2]]).tolist()
     [1, 5, 2, 1, 6, 7, 2]
     """
+    _checks.id_lists(sentences, "sentences")
     if len(sentences) == 0:
         raise ValueError("token_stream: expected at least one sequence, got none.")
-    return torch.tensor([t for s in sentences for t in s], dtype=torch.long)  # (N,)
+    return torch.cat([_checks.token_ids(s, f"sentences[{i}]") for i, s in enumerate(sentences)])
 
 
 def _lr_factor(config: TrainConfig) -> Callable[[int], float]:
@@ -195,7 +216,7 @@ def make_state(config: TrainConfig) -> TrainState:
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(config))
-    generator = torch.Generator().manual_seed(config.seed + 1)  # the batches, and only those
+    generator = torch.Generator().manual_seed(config.batch_seed)  # the batches, and only those
     return TrainState(config, model, optimizer, scheduler, generator)
 
 
@@ -204,11 +225,16 @@ def _train_data(config: TrainConfig) -> tuple | torch.Tensor:
     return sentences if config.packed is None else token_stream(sentences)
 
 
-def _sample_batch(config: TrainConfig, data, generator: torch.Generator,
-                  block_size: int) -> torch.Tensor:
-    """Input ids (B, T) with padding labelled -100; the same generator state gives the same batch.
+def _sample_batch(config: TrainConfig, data, generator: torch.Generator, block_size: int,
+                  step: int = 0) -> torch.Tensor:
+    """Labels (B, T) of the batch for update `step` (0 = the first), padding labelled -100.
 
-    Sentences longer than the model's context are cut to its first block_size tokens."""
+    Sentences longer than the model's context are cut to its first block_size tokens. Random
+    batches come from `generator`, so the same generator state gives the same batch (saving it
+    is enough to resume); epoch batches are a function of the step alone."""
+    if config.sampling == "epochs":
+        index = _epoch_batch(len(data), config.batch_size, config.batch_seed, step)
+        return collate([list(data[i]) for i in index], max_len=block_size)["labels"]
     if config.packed is None:
         index = torch.randint(len(data), (config.batch_size,), generator=generator)
         return collate([list(data[i]) for i in index.tolist()], max_len=block_size)["labels"]
@@ -218,6 +244,29 @@ def _sample_batch(config: TrainConfig, data, generator: torch.Generator,
                          f"window of {window}; raise n_train.")
     start = torch.randint(len(data) - window + 1, (config.batch_size, 1), generator=generator)
     return data[start + torch.arange(window)]  # (B, window)
+
+
+def _epoch_batch(n: int, batch_size: int, seed: int, step: int) -> list[int]:
+    """Sentence indices of `step`'s batch: epoch e reads the e-th permutation drawn from a
+    generator seeded with `seed`, batch_size at a time, and drops its incomplete tail."""
+    per_epoch = n // batch_size
+    if per_epoch == 0:
+        raise ValueError(f"batch_size: {batch_size} exceeds the {n} training sentences, so no "
+                         f"epoch holds a full batch; lower batch_size or raise n_train.")
+    epoch, position = divmod(step, per_epoch)
+    order = _epoch_orders(n, seed, epoch)[epoch]
+    return order[position * batch_size:(position + 1) * batch_size]
+
+
+@lru_cache(maxsize=2)
+def _epoch_orders(n: int, seed: int, last_epoch: int) -> tuple[list[int], ...]:
+    generator = torch.Generator().manual_seed(seed)
+    return tuple(torch.randperm(n, generator=generator).tolist() for _ in range(last_epoch + 1))
+
+
+def _input_ids(labels: torch.Tensor) -> torch.Tensor:
+    """What the model reads for labels (B, T): padding (-100) reads as id 0, <pad>."""
+    return labels.clamp(min=PAD_ID)
 
 
 def train_step(state: TrainState, labels: torch.Tensor) -> tuple[float, float, float]:
@@ -233,8 +282,7 @@ def train_step(state: TrainState, labels: torch.Tensor) -> tuple[float, float, f
     """
     model, optimizer = state.model, state.optimizer
     model.train()
-    input_ids = labels.clamp(min=0)  # padding positions feed id 0 (<pad>); their labels are -100
-    logits, target = shift_for_causal_lm(model(input_ids), labels)  # (B, T-1, V), (B, T-1)
+    logits, target = shift_for_causal_lm(model(_input_ids(labels)), labels)  # (B, T-1, V), (B, T-1)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                            ignore_index=-100)
     optimizer.zero_grad(set_to_none=True)
@@ -267,15 +315,12 @@ def set_lr(state: TrainState, lr: float) -> None:
         group["lr"] = lr * factor
 
 
-@torch.no_grad()
 def evaluate_loss(model: TinyCausalLM, config: TrainConfig, *, batch_size: int = 64) -> float:
     """Mean NLL per token (nats) on the first `config.n_val` validation sentences.
 
     Packed runs are scored on those sentences concatenated and cut into non-overlapping windows
     of `config.packed` tokens; sentence runs on one padded sentence per row.
     """
-    was_training = model.training
-    model.eval()
     sentences = _sentences("val", config.n_val)
     if config.packed is None:
         rows = [collate([list(s) for s in sentences[i:i + batch_size]],
@@ -286,14 +331,9 @@ def evaluate_loss(model: TinyCausalLM, config: TrainConfig, *, batch_size: int =
         n = len(stream) // config.packed
         windows = stream[:n * config.packed].view(n, config.packed)  # (n, window)
         rows = list(windows.split(batch_size))
-    total, count = torch.zeros((), dtype=torch.float64), 0
-    for labels in rows:
-        logits, target = shift_for_causal_lm(model(labels.clamp(min=0)), labels)
-        nll, n_tokens = nll_sum_and_count(logits, target, ignore_index=-100)
-        total += nll
-        count += n_tokens
-    model.train(was_training)
-    return total.item() / count
+    batches = ({"input_ids": _input_ids(labels), "labels": labels} for labels in rows)
+    result = nll_over_batches(model, batches, caller="evaluate_loss")
+    return result["nll_sum"] / result["tokens"]
 
 
 def run_training(
@@ -321,7 +361,8 @@ def run_training(
         bar = tqdm(total=until, initial=state.step, desc=desc, mininterval=0.5)
     history = state.history
     while state.step < until:
-        batch = _sample_batch(config, data, state.generator, state.model.config.block_size)
+        batch = _sample_batch(config, data, state.generator, state.model.config.block_size,
+                              state.step)
         loss, norm, lr = train_step(state, batch)
         record = {"step": state.step, "train_loss": loss, "grad_norm": norm, "lr": lr}
         for key in ("step", "train_loss", "grad_norm", "lr"):

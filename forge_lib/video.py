@@ -51,7 +51,8 @@ def _render(n_frames: int, size: int, n_shapes: int, seed: int
     _checks.positive_int(size, "size")
     if n_frames < 2 or size < 16:
         raise ValueError(f"expected n_frames >= 2 and size >= 16, got {n_frames} and {size}.")
-    gen = torch.Generator().manual_seed(seed)
+    _checks.non_negative_int(n_shapes, "n_shapes")
+    gen = torch.Generator().manual_seed(_checks.integer(seed, "seed"))
     background = 0.25 + 0.5 * _texture(size, gen, 6)
     shapes = []
     for _ in range(n_shapes):
@@ -145,7 +146,12 @@ def _video(frames: object, name: str = "frames") -> torch.Tensor:
     if frames.shape[-4] < 2:
         raise ValueError(f"{name}: expected at least 2 frames (temporal metrics compare "
                          f"neighbours), got {frames.shape[-4]}.")
+    _checks.all_finite(frames, name)
     return frames
+
+
+def _generator(seed: object) -> torch.Generator:
+    return torch.Generator().manual_seed(_checks.integer(seed, "seed"))
 
 
 def _reindex(frames: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -161,7 +167,7 @@ def shuffle_frames(frames: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
     """
     frames = _video(frames)
     t = frames.shape[-4]
-    gen = torch.Generator().manual_seed(seed)
+    gen = _generator(seed)
     perm = torch.randperm(t, generator=gen)
     while bool((perm == torch.arange(t)).all()):
         perm = torch.randperm(t, generator=gen)
@@ -175,8 +181,9 @@ def temporal_jitter(frames: torch.Tensor, *, max_shift: int = 1, seed: int = 0) 
     [1.0, 0.0, 3.0, 2.0, 4.0]
     """
     frames = _video(frames)
+    _checks.non_negative_int(max_shift, "max_shift")
     t = frames.shape[-4]
-    gen = torch.Generator().manual_seed(seed)
+    gen = _generator(seed)
     shift = torch.randint(-max_shift, max_shift + 1, (t,), generator=gen)
     return _reindex(frames, (torch.arange(t) + shift).clamp(0, t - 1))
 
@@ -187,8 +194,9 @@ def flicker(frames: torch.Tensor, *, amplitude: float = 0.15, seed: int = 0) -> 
     >>> flicker(torch.full((3, 1, 2, 2), 0.5), amplitude=0.0).unique().tolist()
     [0.5]
     """
-    frames = _video(frames)
-    gen = torch.Generator().manual_seed(seed)
+    frames = _checks.unit_images(_video(frames), "frames")  # the result is clipped to [0, 1]
+    amplitude = _checks.non_negative_number(amplitude, "amplitude")
+    gen = _generator(seed)
     shape = [1] * frames.ndim
     shape[-4] = frames.shape[-4]
     offset = (torch.rand(shape, generator=gen, dtype=frames.dtype) * 2 - 1) * amplitude
@@ -229,7 +237,10 @@ def temporal_cosine_similarity(frame_features: torch.Tensor, *,
                          f"Extract one feature vector per frame first.")
     if x.shape[-2] < 2:
         raise ValueError(f"frame_features: expected at least 2 frames, got {x.shape[-2]}.")
+    if x.shape[-1] == 0:
+        raise ValueError("frame_features: expected at least one feature per frame, got D = 0.")
     _checks.all_finite(x, "frame_features")
+    per_pair = _checks.flag(per_pair, "per_pair")
     x = x.double()
     cos = F.cosine_similarity(x[..., :-1, :], x[..., 1:, :], dim=-1, eps=1e-12)  # (..., T-1)
     return cos if per_pair else cos.mean(dim=-1)
@@ -279,7 +290,15 @@ def backward_warp(image: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor
     >>> backward_warp(img, flow)[0].flatten().tolist()
     [1.0, 2.0, 3.0, 0.0]
     """
+    image = _checks.float_tensor(image, "image")
+    flow = _checks.float_tensor(flow, "flow")
+    if image.ndim != 4:
+        raise ValueError(f"image: expected (B, C, H, W), got {tuple(image.shape)}.")
     b, _, h, w = image.shape
+    if tuple(flow.shape) != (b, 2, h, w):
+        raise ValueError(f"flow: expected shape {(b, 2, h, w)} (a (dx, dy) pixel offset for every "
+                         f"pixel of image {tuple(image.shape)}), got {tuple(flow.shape)}.")
+    _checks.all_finite(flow, "flow")
     ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype), torch.arange(w, dtype=flow.dtype),
                             indexing="ij")
     src_x, src_y = xs + flow[:, 0], ys + flow[:, 1]  # (B, H, W), in pixels
@@ -306,6 +325,7 @@ def flow_warping_error(frames: torch.Tensor, flows: torch.Tensor, *,
     """
     frames = _video(frames)
     flows = _flows_for(frames, flows)
+    per_pair = _checks.flag(per_pair, "per_pair")
     *lead, t, c, h, w = frames.shape
     src = frames[..., :-1, :, :, :].reshape(-1, c, h, w)
     dst = frames[..., 1:, :, :, :].reshape(-1, c, h, w)
@@ -348,7 +368,7 @@ def estimate_flow_farneback(frames: torch.Tensor) -> torch.Tensor:
                           "opencv-python-headless (the version pinned in requirements.txt)") from exc
     import numpy as np
 
-    frames = _video(frames)
+    frames = _checks.unit_images(_video(frames), "frames")  # grey levels are read as [0, 1]
     if frames.ndim != 4:
         raise ValueError(f"frames: expected one video (T, C, H, W), got {tuple(frames.shape)}.")
     cv2.setNumThreads(1)
@@ -379,7 +399,9 @@ class RandomVideoFeatures(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64), *, seed: int = 0,
                  in_channels: int = 3, motion_only: bool = True) -> None:
         super().__init__()
-        gen = torch.Generator().manual_seed(seed)
+        widths = _checks.positive_ints(widths, "widths")
+        self.in_channels = _checks.positive_int(in_channels, "in_channels")
+        gen = _generator(seed)
         self.convs = nn.ModuleList()
         for i, (c_in, c_out) in enumerate(zip((in_channels, *widths[:-1]), widths, strict=True)):
             stride = (1, 2, 2) if i == 0 else (2, 2, 2)
@@ -399,6 +421,8 @@ class RandomVideoFeatures(nn.Module):
         videos = _checks.float_tensor(videos, "videos")
         if videos.ndim != 5:
             raise ValueError(f"videos: expected (N, T, C, H, W), got {tuple(videos.shape)}.")
+        _checks.channels(videos, self.in_channels, "videos", dim=2)
+        _checks.unit_images(videos, "videos")
         h = videos.float().permute(0, 2, 1, 3, 4) * 2 - 1  # (N, C, T, H, W), centred
         pooled = []
         for conv in self.convs:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -34,45 +35,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------------
-# Input checks shared by PSNR and SSIM
-# ---------------------------------------------------------------------------------------------
-
-def _image_pair(pred: object, target: object, data_range: object) -> tuple[torch.Tensor, ...]:
-    """Validate an image pair and its data range; return both as float tensors and the range."""
-    pred = _checks.tensor(pred, "pred")
-    target = _checks.tensor(target, "target")
-    if pred.shape != target.shape:
-        raise ValueError(f"pred and target: expected the same shape, got {tuple(pred.shape)} and "
-                         f"{tuple(target.shape)}. Resize or crop one of them first.")
-    if pred.is_floating_point() != target.is_floating_point():
-        raise TypeError(f"pred and target: expected the same kind of dtype, got {pred.dtype} and "
-                        f"{target.dtype}. Convert both to float in the same range.")
-    if isinstance(data_range, bool) or not isinstance(data_range, (int, float)):
-        raise TypeError(f"data_range: expected a number (1.0 for [0, 1] images, 255 for uint8), "
-                        f"got {type(data_range).__name__}.")
-    if not math.isfinite(data_range) or data_range <= 0:
-        raise ValueError(f"data_range: expected a positive finite number, got {data_range}.")
-    if not pred.is_floating_point():
-        if isinstance(data_range, float):
-            raise TypeError(
-                f"integer images ({pred.dtype}) with a float data_range={data_range}: integer "
-                f"images hold 0..255 (uint8), so pass data_range=255, or convert the images "
-                f"with .float() / 255 and keep data_range=1.0.")
-        pred, target = pred.double(), target.double()
-    _checks.all_finite(pred, "pred")
-    _checks.all_finite(target, "target")
-    lo = torch.minimum(pred.min(), target.min()).item()
-    hi = torch.maximum(pred.max(), target.max()).item()
-    # A span far wider than data_range is the classic 0-255 images scored with data_range=1.
-    # Factor 2 leaves room for unclipped noise; a real 8-bit image spans far more than 2.
-    if hi - lo > 2 * data_range:
-        raise ValueError(
-            f"the images span [{lo:.4g}, {hi:.4g}], more than twice data_range={data_range}. "
-            f"0-255 images need data_range=255 (or divide them by 255 first).")
-    return pred, target, float(data_range)
-
-
-# ---------------------------------------------------------------------------------------------
 # PSNR
 # ---------------------------------------------------------------------------------------------
 
@@ -83,15 +45,17 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, *, data_range: float,
     pred, target: images of the same shape, e.g. (B, C, H, W). By default the MSE is pooled over
     every element (torchmetrics' default); `per_image=True` returns one PSNR per leading index,
     shape (B,). Identical images have MSE 0 and PSNR = +inf (returned, not an error).
-    Integer images need an integer data_range (255 for uint8).
+    Integer images need an integer data_range (255 for uint8). A data_range that does not fit
+    the images is refused: 0-255 images with data_range=1, and [0, 1] images with
+    data_range=255 (the exact rule is in forge_lib._checks.image_pair).
 
     >>> x = torch.zeros(1, 1, 2, 2); y = x.clone(); y[0, 0, 0, 0] = 0.2
     >>> round(psnr(y, x, data_range=1.0).item(), 3)   # MSE = 0.01 -> 20 dB
     20.0
     """
-    pred, target, data_range = _image_pair(pred, target, data_range)
+    pred, target, data_range = _checks.image_pair(pred, target, data_range)
     diff = pred.double() - target.double()
-    if per_image:
+    if _checks.flag(per_image, "per_image"):
         if diff.ndim < 2:
             raise ValueError(f"per_image=True needs a batch dimension, got shape {tuple(diff.shape)}.")
         mse = diff.square().flatten(1).mean(dim=1)  # (B,)
@@ -134,26 +98,30 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, *, data_range: float,
     pred, target: (B, C, H, W) or (C, H, W). Local statistics come from a Gaussian window
     (sigma 1.5, 11 x 11) applied with reflect padding, and the SSIM map is averaged over every
     pixel and channel; per_image=True returns shape (B,). The value lies in [-1, 1]: an inverted
-    image scores below 0. Computed in float32 (float64 if the inputs are float64).
+    image scores below 0. Computed in float32 (float64 if the inputs are float64). data_range is
+    checked against the images as in `psnr`; k1 and k2 must be > 0 (with 0, flat regions give
+    0 / 0).
 
     >>> x = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
     >>> ssim(x, x, data_range=1.0).item()
     1.0
     """
-    pred, target, data_range = _image_pair(pred, target, data_range)
+    pred, target, data_range = _checks.image_pair(pred, target, data_range)
     if pred.ndim == 3:
         pred, target = pred.unsqueeze(0), target.unsqueeze(0)
     if pred.ndim != 4:
-        raise ValueError(f"ssim: expected (B, C, H, W) or (C, H, W) images, got shape "
-                         f"{tuple(pred.shape)}.")
+        raise ValueError(f"pred and target: ssim expects (B, C, H, W) or (C, H, W) images, got "
+                         f"shape {tuple(pred.shape)}.")
     dtype = torch.float64 if pred.dtype == torch.float64 else torch.float32
     pred, target = pred.to(dtype), target.to(dtype)
     window = _gaussian_1d(_checks.positive_number(sigma, "sigma"), dtype)
+    k1, k2 = _checks.positive_number(k1, "k1"), _checks.positive_number(k2, "k2")
+    per_image = _checks.flag(per_image, "per_image")
     pad = (window.numel() - 1) // 2
     b, c, h, w = pred.shape
     if min(h, w) <= pad:
-        raise ValueError(f"ssim: images must be larger than {pad} pixels on each side for a "
-                         f"sigma={sigma} window, got {h} x {w}.")
+        raise ValueError(f"pred and target: ssim needs images larger than {pad} pixels on each "
+                         f"side for a sigma={sigma} window, got {h} x {w}.")
     # Variances are E[x^2] - E[x]^2, which cancels badly in float32 on bright images. Shifting both
     # images by one constant per image/channel leaves variances and covariance unchanged, so
     # subtract the target's mean first and add it back to the local means afterwards.
@@ -185,6 +153,8 @@ def _features(x: object, name: str) -> torch.Tensor:
     if x.ndim != 2:
         raise ValueError(f"{name}: expected features of shape (N, D), got {tuple(x.shape)}. "
                          f"Flatten each sample's features first: x.reshape(len(x), -1).")
+    if x.shape[1] == 0:
+        raise ValueError(f"{name}: expected at least one feature per sample, got D = 0.")
     if x.shape[0] < 2:
         raise ValueError(f"{name}: expected at least 2 samples to estimate a covariance, got "
                          f"{x.shape[0]}. FID needs many (thousands for stable values).")
@@ -217,7 +187,8 @@ def frechet_distance_from_stats(mu_a: torch.Tensor, sigma_a: torch.Tensor, mu_b:
     `eigvalsh` applies (scipy's sqrtm of the non-symmetric S_a S_b can return complex leftovers).
     Regularisation: eigenvalues that rounding pushes below zero are set to zero, i.e. each
     matrix is projected onto the positive semi-definite cone; this is what keeps a singular
-    covariance (fewer samples than dimensions) finite and real. `eps` > 0 additionally adds
+    covariance (fewer samples than dimensions) finite and real; an eigenvalue clearly below
+    zero (under -1e-4 times the largest) is no rounding, and is refused. `eps` > 0 additionally adds
     eps * I to both covariances (pytorch-fid's fallback offset); it biases the value by about
     2 * eps * D, so it is off by default. The result is clipped at 0: a distance is non-negative.
 
@@ -225,11 +196,14 @@ def frechet_distance_from_stats(mu_a: torch.Tensor, sigma_a: torch.Tensor, mu_b:
     >>> frechet_distance_from_stats(torch.zeros(2), i, torch.ones(2), 4 * i).item()  # 2 + 2*(2-1)^2
     4.0
     """
-    mu_a, mu_b = mu_a.double(), mu_b.double()
-    sigma_a, sigma_b = sigma_a.double(), sigma_b.double()
+    stats = {"mu_a": mu_a, "sigma_a": sigma_a, "mu_b": mu_b, "sigma_b": sigma_b}
+    mu_a, sigma_a, mu_b, sigma_b = (_checks.tensor(t, name).double() for name, t in stats.items())
     d = mu_a.numel()
-    if mu_b.shape != (d,) or sigma_a.shape != (d, d) or sigma_b.shape != (d, d):
-        raise ValueError(f"expected means (D,) and covariances (D, D) with one D, got "
+    if d == 0:
+        raise ValueError("mu_a: expected at least one feature dimension, got D = 0.")
+    if mu_a.shape != (d,) or mu_b.shape != (d,) or sigma_a.shape != (d, d) or sigma_b.shape != (d, d):
+        raise ValueError(f"mu_a, sigma_a, mu_b, sigma_b: expected means (D,) and covariances "
+                         f"(D, D) with one D, got "
                          f"{tuple(mu_a.shape)}, {tuple(sigma_a.shape)}, {tuple(mu_b.shape)}, "
                          f"{tuple(sigma_b.shape)}.")
     for stat, name in [(mu_a, "mu_a"), (sigma_a, "sigma_a"), (mu_b, "mu_b"), (sigma_b, "sigma_b")]:
@@ -238,17 +212,21 @@ def frechet_distance_from_stats(mu_a: torch.Tensor, sigma_a: torch.Tensor, mu_b:
         if not torch.allclose(cov, cov.T, rtol=1e-6, atol=1e-12 * float(cov.abs().max())):
             raise ValueError(f"{name}: expected a symmetric covariance matrix (D, D); it is not. "
                              f"Compute it with torch.cov or fl.gaussian_stats.")
-    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps >= 0):
-        raise ValueError(f"eps: expected a finite number >= 0 (the offset added to both "
-                         f"covariances), got {eps!r}.")
+    eps = _checks.non_negative_number(eps, "eps")  # the offset added to both covariances
     if eps:
         eye = torch.eye(d, dtype=torch.float64)
         sigma_a, sigma_b = sigma_a + eps * eye, sigma_b + eps * eye
     evals, evecs = torch.linalg.eigh(sigma_a)
+    _checks.covariance_spectrum(evals, "sigma_a")
     root_a = (evecs * evals.clamp(min=0).sqrt()) @ evecs.T  # S_a^(1/2), (D, D)
     middle = root_a @ sigma_b @ root_a
     middle = (middle + middle.T) / 2  # exactly symmetric despite rounding
-    tr_sqrt = torch.linalg.eigvalsh(middle).clamp(min=0).sqrt().sum()
+    middle_evals = torch.linalg.eigvalsh(middle)
+    # With S_a positive semi-definite, A S_b A has a clearly negative eigenvalue only if S_b has
+    # one (in the span of S_a); its diagonal catches the rest of the obvious mistakes for free.
+    _checks.covariance_spectrum(middle_evals, "sigma_b")
+    _checks.covariance_spectrum(sigma_b.diagonal(), "sigma_b")
+    tr_sqrt = middle_evals.clamp(min=0).sqrt().sum()
     dist = (mu_a - mu_b).square().sum() + sigma_a.trace() + sigma_b.trace() - 2 * tr_sqrt
     return dist.clamp(min=0)
 
@@ -299,7 +277,9 @@ class RandomConvFeatures(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64), *, seed: int = 0,
                  in_channels: int = 3) -> None:
         super().__init__()
-        gen = torch.Generator().manual_seed(seed)
+        widths = _checks.positive_ints(widths, "widths")
+        self.in_channels = _checks.positive_int(in_channels, "in_channels")
+        gen = torch.Generator().manual_seed(_checks.integer(seed, "seed"))
         self.convs = nn.ModuleList()
         for c_in, c_out in zip((in_channels, *widths[:-1]), widths, strict=True):
             conv = nn.utils.skip_init(nn.Conv2d, c_in, c_out, 3, stride=2, padding=1)
@@ -318,6 +298,8 @@ class RandomConvFeatures(nn.Module):
         x = _checks.float_tensor(x, "images")
         if x.ndim != 4:
             raise ValueError(f"images: expected (B, C, H, W), got {tuple(x.shape)}.")
+        _checks.channels(x, self.in_channels, "images", dim=1)
+        _checks.unit_images(x, "images")
         h = x.float() * 2 - 1  # centre [0, 1] pixels so ReLUs see both signs
         maps = []
         for conv in self.convs:
@@ -336,8 +318,13 @@ def extract_features(extractor: Callable[[torch.Tensor], torch.Tensor], inputs: 
     >>> extract_features(RandomConvFeatures(), torch.rand(5, 3, 16, 16)).shape
     torch.Size([5, 112])
     """
+    if not callable(extractor):
+        raise TypeError(f"extractor: expected a module or function mapping a batch to features, "
+                        f"got {type(extractor).__name__}.")
     _checks.tensor(inputs, "inputs")
     _checks.positive_int(batch_size, "batch_size")
+    if len(inputs) == 0:
+        raise ValueError(f"inputs: expected at least one sample, got shape {tuple(inputs.shape)}.")
     with torch.no_grad():
         parts = [extractor(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)]
     return torch.cat(parts).reshape(len(inputs), -1).double()
@@ -356,14 +343,13 @@ def perceptual_distance(x: torch.Tensor, y: torch.Tensor,
     >>> perceptual_distance(x, x).tolist()
     [0.0, 0.0]
     """
-    x = _checks.float_tensor(x, "x")
-    y = _checks.float_tensor(y, "y")
-    if x.shape != y.shape:
-        raise ValueError(f"x and y: expected the same shape, got {tuple(x.shape)} and "
-                         f"{tuple(y.shape)}.")
-    _checks.all_finite(x, "x")
-    _checks.all_finite(y, "y")
+    x = _checks.unit_images(x, "x")
+    y = _checks.unit_images(y, "y")
+    _checks.same_shape(x, y, "x", "y")
     net = extractor if extractor is not None else RandomConvFeatures(seed=0)
+    if not hasattr(net, "stages"):
+        raise TypeError(f"extractor: expected a net with .stages(images) -> list of feature maps, "
+                        f"like fl.RandomConvFeatures, got {type(net).__name__}.")
     total = torch.zeros(x.shape[0], dtype=torch.float64)
     with torch.no_grad():
         for fx, fy in zip(net.stages(x), net.stages(y), strict=True):
@@ -386,10 +372,21 @@ def load_sample_image(name: str = "grace_hopper.jpg", *, size: int | None = 256)
     >>> load_sample_image(size=64).shape
     torch.Size([3, 64, 64])
     """
+    import matplotlib
     import numpy as np
     from matplotlib import cbook
     from PIL import Image
 
+    if size is not None:
+        _checks.positive_int(size, "size")
+    folder = Path(matplotlib.get_data_path()) / "sample_data"
+    photos = sorted(p.name for p in folder.glob("*") if p.suffix in (".jpg", ".png"))
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a file name such as 'grace_hopper.jpg', got "
+                        f"{type(name).__name__}.")
+    if name not in photos:
+        raise ValueError(f"name: expected one of matplotlib's sample images {photos}, got "
+                         f"{name!r}.")
     with cbook.get_sample_data(name) as f:
         img = Image.open(f).convert("RGB")
         if size is not None:
@@ -410,8 +407,9 @@ def add_gaussian_noise(images: torch.Tensor, std: float, *, seed: int = 0) -> to
     >>> add_gaussian_noise(torch.zeros(1, 4, 4), 0.0).sum().item()
     0.0
     """
-    images = _checks.float_tensor(images, "images")
-    gen = torch.Generator().manual_seed(seed)
+    images = _checks.unit_images(images, "images")  # the result is clipped to [0, 1]
+    std = _checks.non_negative_number(std, "std")
+    gen = torch.Generator().manual_seed(_checks.integer(seed, "seed"))
     noise = torch.randn(images.shape, generator=gen, dtype=images.dtype)
     return (images + std * noise).clamp(0, 1)
 
@@ -423,12 +421,17 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     1.0
     """
     images = _checks.float_tensor(images, "images")
-    if sigma <= 0:
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images: expected (C, H, W) or (B, C, H, W), got {tuple(images.shape)}.")
+    if _checks.non_negative_number(sigma, "sigma") == 0:
         return images.clone()
     squeeze = images.ndim == 3
     x = images.unsqueeze(0) if squeeze else images
     b, c, h, w = x.shape
     radius = max(1, math.ceil(3 * sigma))
+    if radius >= min(h, w):  # reflect padding needs the image to be wider than the kernel's reach
+        raise ValueError(f"sigma: a blur of sigma={sigma} reaches {radius} pixels, more than this "
+                         f"{h} x {w} image allows; use sigma < {min(h, w) / 3:.3g}.")
     dist = torch.arange(-radius, radius + 1, dtype=torch.float64)
     k = torch.exp(-0.5 * (dist / sigma) ** 2)
     k = (k / k.sum()).to(x.dtype)
@@ -447,9 +450,12 @@ def jpeg_compress(image: torch.Tensor, quality: int) -> torch.Tensor:
     import numpy as np
     from PIL import Image
 
-    image = _checks.float_tensor(image, "image")
+    image = _checks.unit_images(image, "image")
     if image.ndim != 3 or image.shape[0] != 3:
         raise ValueError(f"image: expected (3, H, W), got {tuple(image.shape)}.")
+    if not 1 <= _checks.positive_int(quality, "quality") <= 95:
+        raise ValueError(f"quality: expected an int from 1 (worst) to 95 (best; PIL advises "
+                         f"against more), got {quality}.")
     arr = (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(arr).save(buffer, format="JPEG", quality=int(quality))
@@ -465,11 +471,14 @@ def random_crops(image: torch.Tensor, n: int, size: int, *, seed: int = 0) -> to
     torch.Size([4, 3, 16, 16])
     """
     image = _checks.float_tensor(image, "image")
+    if image.ndim != 3:
+        raise ValueError(f"image: expected one image (C, H, W), got {tuple(image.shape)}.")
     _checks.positive_int(n, "n")
+    _checks.positive_int(size, "size")
     c, h, w = image.shape
     if size > min(h, w):
         raise ValueError(f"size: expected at most {min(h, w)} for a {h} x {w} image, got {size}.")
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_checks.integer(seed, "seed"))
     tops = torch.randint(0, h - size + 1, (n,), generator=gen)
     lefts = torch.randint(0, w - size + 1, (n,), generator=gen)
     return torch.stack([image[:, t:t + size, s:s + size] for t, s in

@@ -18,7 +18,8 @@ from __future__ import annotations
 import torch
 
 from forge_lib import _checks
-from forge_lib.text import nll_sum_and_count, ppl_from_loss
+from forge_lib.evaluation import evaluating, model_logits
+from forge_lib.text import nll_sum_and_count, ppl_from_sum
 
 __all__ = ["window_spans", "sliding_window_nll", "sliding_window_perplexity"]
 
@@ -56,7 +57,7 @@ def window_spans(n_tokens: int, *, context: int, stride: int) -> list[tuple[int,
 
 def _token_ids(token_ids: object) -> torch.Tensor:
     if isinstance(token_ids, (list, tuple)):
-        token_ids = torch.tensor(token_ids, dtype=torch.long)
+        token_ids = torch.as_tensor(token_ids)  # floats stay floats, and are refused below
     ids = _checks.integer_tensor(token_ids, "token_ids")
     if ids.ndim != 1:
         raise ValueError(f"token_ids: expected one long 1-D stream of ids (N,), got shape "
@@ -70,31 +71,21 @@ def _token_ids(token_ids: object) -> torch.Tensor:
     return ids
 
 
-@torch.no_grad()
-def sliding_window_nll(
-    model: torch.nn.Module, token_ids: torch.Tensor, *, context: int, stride: int,
-    ignore_index: int | None = None, batch_size: int = 32,
-) -> tuple[torch.Tensor, int]:
-    """Summed NLL (float64, nats) and count over every target of the stream; see window_spans.
+def _context_limit(model: object) -> int | None:
+    """The most tokens the model reads, where its config says: fl's block_size, or Hugging
+    Face's max_position_embeddings."""
+    config = getattr(model, "config", None)
+    for name in ("block_size", "max_position_embeddings"):
+        if isinstance(getattr(config, name, None), int):
+            return getattr(config, name)
+    return None
 
-    model(input_ids (B, T)) must return logits (B, T, V). Windows of equal length are batched.
-    Targets equal to `ignore_index` are read as context but not scored (e.g. the <bos> after
-    each <eos> of a concatenated stream, which a per-sentence evaluation never predicts).
-    """
-    ids = _token_ids(token_ids)
-    ignore_index = _checks.ignore_index_arg(ignore_index)
-    batch_size = _int_arg(batch_size, "batch_size")
-    block = getattr(getattr(model, "config", None), "block_size", None)
-    if block is not None and isinstance(context, int) and context > block:
-        raise ValueError(f"context: the model reads at most {block} tokens, got context="
-                         f"{context}. Pass context <= {block}.")
-    spans = window_spans(len(ids), context=context, stride=stride)
-    module = model if isinstance(model, torch.nn.Module) else None
-    was_training = module is not None and module.training
-    if module is not None:
-        module.eval()
-    total, count = torch.zeros((), dtype=torch.float64), 0
-    # Group windows by length: all but the last one or two are exactly `context` long.
+
+def _window_batches(ids: torch.Tensor, spans: list[tuple[int, int, int]],
+                    ignore_index: int | None, batch_size: int):
+    """(inputs, labels) pairs, (B, L) each, labels aligned with the logits and -100 where a
+    target is not scored here. Windows of one length share a batch: all but the last one or
+    two are exactly `context` long."""
     by_length: dict[int, list[tuple[int, int, int]]] = {}
     for span in spans:
         by_length.setdefault(span[1] - span[0], []).append(span)
@@ -102,16 +93,40 @@ def sliding_window_nll(
         for i in range(0, len(group), batch_size):
             chunk = group[i:i + batch_size]
             begins = torch.tensor([b for b, _, _ in chunk])[:, None] + torch.arange(length)
-            inputs, labels = ids[begins], ids[begins + 1]  # (B, L), (B, L): labels aligned
-            scored = torch.arange(length) >= torch.tensor([length - n for _, _, n in chunk])[:, None]
+            labels = ids[begins + 1]
+            fresh = torch.tensor([length - n for _, _, n in chunk])[:, None]
+            scored = torch.arange(length) >= fresh  # the last n targets: new in this window
             if ignore_index is not None:
                 scored &= labels != ignore_index
-            labels = labels.masked_fill(~scored, -100)  # targets an earlier window counted
-            nll, n = nll_sum_and_count(model(inputs), labels, ignore_index=-100)
+            yield ids[begins], labels.masked_fill(~scored, -100)
+
+
+def sliding_window_nll(
+    model: torch.nn.Module, token_ids: torch.Tensor, *, context: int, stride: int,
+    ignore_index: int | None = None, batch_size: int = 32,
+) -> tuple[torch.Tensor, int]:
+    """Summed NLL (float64, nats) and count over every target of the stream; see window_spans.
+
+    model(input_ids (B, T)) returns logits (B, T, V) or an output with .logits (Hugging Face); it
+    runs in eval mode and is left in the mode it had. Windows of equal length are batched.
+    Targets equal to `ignore_index` are read as context but not scored (e.g. the <bos> after
+    each <eos> of a concatenated stream, which a per-sentence evaluation never predicts).
+    """
+    model = _checks.model(model)
+    ids = _token_ids(token_ids)
+    ignore_index = _checks.ignore_index_arg(ignore_index)
+    batch_size = _int_arg(batch_size, "batch_size")
+    block = _context_limit(model)
+    if block is not None and isinstance(context, int) and context > block:
+        raise ValueError(f"context: the model reads at most {block} tokens, got context="
+                         f"{context}. Pass context <= {block}.")
+    spans = window_spans(len(ids), context=context, stride=stride)
+    total, count = torch.zeros((), dtype=torch.float64), 0
+    with evaluating(model):
+        for inputs, labels in _window_batches(ids, spans, ignore_index, batch_size):
+            nll, n = nll_sum_and_count(model_logits(model, inputs), labels, ignore_index=-100)
             total += nll
             count += n
-    if module is not None:
-        module.train(was_training)
     return total, count
 
 
@@ -127,7 +142,4 @@ def sliding_window_perplexity(
     """
     nll, count = sliding_window_nll(model, token_ids, context=context, stride=stride,
                                     ignore_index=ignore_index, batch_size=batch_size)
-    if count == 0:
-        raise ValueError(f"sliding_window_perplexity: no targets to score (every target equals "
-                         f"ignore_index={ignore_index}).")
-    return ppl_from_loss(nll.item() / count)
+    return ppl_from_sum(nll, count, ignore_index=ignore_index, caller="sliding_window_perplexity")

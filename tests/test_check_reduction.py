@@ -177,7 +177,7 @@ def test_checkers_reject_a_non_function(capsys):
 
 def test_expected_values_agree_with_pytorch():
     """The checkers' float64 references match PyTorch's own reductions (independent paths)."""
-    from forge_lib.check.reduction import _token_nll64, _weighted_case
+    from forge_lib.check.nb04_reduction import _token_nll64, _weighted_case
 
     logits, target, weight, ignore_index = _weighted_case(0, 8, 5, 2, -100)
     keep = target != ignore_index

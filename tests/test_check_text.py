@@ -175,7 +175,7 @@ def test_causal_lm_accuracy(capsys):
 
 def test_accuracy_cases_tell_the_mistakes_apart():
     """A case where the shifted and unshifted answers coincide could not catch the mistake."""
-    from forge_lib.check.text import _accuracy_case
+    from forge_lib.check.nb02_label_shifting import _accuracy_case
 
     for seed, pad in [(4, 0), (5, 3), (6, 5)]:
         logits, labels = _accuracy_case(seed, pad)

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from torch.utils.data import DistributedSampler
 
 import forge_lib as fl
+from forge_lib import check as checks
 from forge_lib import dist_perplexity
-from forge_lib.check import distributed as checks
 
 # --- uneven_shares ----------------------------------------------------------------------------
 
@@ -34,11 +34,11 @@ def test_uneven_shares_are_uneven_and_weighted_by_rank():
     assert [len(s) for s in fl.uneven_shares(60, 3)] == [10, 20, 30]  # weights 1 : 2 : 3
 
 
-@pytest.mark.parametrize("n, world, error", [(1, 2, ValueError), (5, 0, ValueError),
-                                             (5.0, 2, TypeError), (True, 1, TypeError),
-                                             (5, "2", ValueError)])
-def test_uneven_shares_rejects_bad_input(n, world, error):
-    with pytest.raises(error, match="uneven_shares"):
+@pytest.mark.parametrize("n, world, error, name", [
+    (1, 2, ValueError, "n_items"), (5, 0, ValueError, "world_size"), (5.0, 2, TypeError, "n_items"),
+    (True, 1, TypeError, "n_items"), (5, "2", TypeError, "world_size")])
+def test_uneven_shares_rejects_bad_input(n, world, error, name):
+    with pytest.raises(error, match=name):
         fl.uneven_shares(n, world)
 
 

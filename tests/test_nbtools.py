@@ -46,3 +46,16 @@ def test_unknown_setting_is_refused():
 def test_usage_without_a_command(argv):
     with pytest.raises(SystemExit, match="python -m forge_lib.nbtools run"):
         nbtools.main(argv)
+
+
+def test_stream_chunks_are_joined_so_a_busy_machine_commits_the_same_file():
+    import nbformat
+
+    from forge_lib.nbtools import _coalesce_streams
+
+    out = nbformat.v4.new_output
+    chunks = [out("stream", name="stdout", text="a = 1"), out("stream", name="stdout", text="\n"),
+              out("stream", name="stderr", text="warn\n"), out("stream", name="stdout", text="b\n")]
+    joined = _coalesce_streams(chunks)
+    assert [(o.name, o.text) for o in joined] == [("stdout", "a = 1\n"), ("stderr", "warn\n"),
+                                                  ("stdout", "b\n")]

@@ -252,7 +252,7 @@ def test_metric_survives_an_all_padding_batch():
 def test_metric_compute_with_zero_tokens_raises():
     metric = fl.Perplexity(ignore_index=-100)
     metric.update(torch.zeros(1, 3, 4), torch.full((1, 3), -100))
-    with pytest.raises(ValueError, match="no tokens were counted"):
+    with pytest.raises(ValueError, match="no tokens to score"):
         metric.compute()
 
 

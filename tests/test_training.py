@@ -196,3 +196,45 @@ def test_float64_run_is_independent_of_the_default_dtype():
 def test_dtype_must_be_float32_or_float64(dtype):
     with pytest.raises(ValueError, match="dtype: expected torch.float32 or torch.float64"):
         config(dtype=dtype)
+
+
+def test_epoch_sampling_reads_every_sentence_once_per_epoch_and_resumes_exactly():
+    cfg = config(sampling="epochs", n_train=40, batch_size=8, steps=12, data_seed=5)
+    data = _train_data(cfg)
+    rows = [_sample_batch(cfg, data, torch.Generator(), 128, step) for step in range(10)]
+    for epoch in (rows[:5], rows[5:]):  # 40 sentences, 8 a batch: 5 batches an epoch
+        seen = sorted(tuple(r[r != -100].tolist()) for batch in epoch for r in batch)
+        assert seen == sorted(tuple(s) for s in data)
+    assert not torch.equal(rows[0], rows[5])  # a fresh shuffle each epoch
+    full = fl.train_tiny(cfg)
+    state = fl.make_state(cfg)
+    fl.run_training(state, until=7)  # stop mid-epoch
+    fl.run_training(state)
+    assert state.history == full.history
+
+
+def test_tiny_lm_run_is_the_shared_loop_with_the_committed_settings():
+    from forge_lib.train import TINY_LM_RUN
+    _, card = fl.load_tiny_model()
+    run = TINY_LM_RUN
+    assert (run.steps, run.batch_size, run.lr, run.warmup, run.weight_decay, run.grad_clip) == (
+        card["steps"], card["batch_size"], card["peak_lr"], card["warmup"],
+        card["weight_decay"], card["grad_clip"])
+    assert (run.seed, run.n_train, run.sampling, run.dtype) == (
+        card["seed"], card["train_sentences"], "epochs", torch.float32)
+
+
+@pytest.mark.parametrize(("overrides", "match"), [
+    ({"sampling": "shuffle"}, "sampling"),
+    ({"sampling": "epochs", "packed": 32}, "sampling='epochs'"),
+    ({"data_seed": 1.5}, "data_seed"),
+    ({"data_seed": True}, "data_seed"),
+])
+def test_bad_sampling_settings_are_refused(overrides, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        config(**overrides)
+
+
+def test_an_epoch_needs_a_full_batch():
+    with pytest.raises(ValueError, match="batch_size"):
+        fl.train_tiny(config(sampling="epochs", n_train=5, batch_size=8, steps=1))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import forge_lib as fl
-from forge_lib.check import vision as checks
+from forge_lib import check as checks
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure as
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 import forge_lib as fl
-from forge_lib.check import vision as checks
+from forge_lib import check as checks
 
 
 def _images(seed=0, shape=(3, 3, 40, 48)):

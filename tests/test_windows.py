@@ -76,7 +76,7 @@ def test_ignore_index_skips_targets_but_keeps_them_as_context(model):
     nll, n = sliding_window_nll(model, ids, context=8, stride=2, ignore_index=1)
     assert n == n_all - 2  # the two <bos> after an <eos>
     assert nll.item() < nll_all.item()
-    with pytest.raises(ValueError, match="no targets"):
+    with pytest.raises(ValueError, match="no tokens to score"):
         sliding_window_perplexity(model, torch.tensor([3, 1, 1]), context=2, stride=1,
                                   ignore_index=1)
 

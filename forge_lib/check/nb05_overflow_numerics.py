@@ -1,7 +1,4 @@
-"""Checkers for notebook 05 (overflow and numerics): stable NLL, stall points, compensated sums.
-
-The guard exercise of that notebook uses `fl.check.safe_perplexity` from check/text.py.
-"""
+"""Checkers for the exercises of notebooks/05_overflow_numerics.ipynb."""
 
 from __future__ import annotations
 
@@ -14,7 +11,22 @@ from forge_lib.check._core import Verdict, call, close, run_cases, verdict
 from forge_lib.numerics import naive_perplexity, running_sum, stall_point, ulp, underflow_case
 from forge_lib.text import exp_limit, nll_sum_and_count
 
-__all__ = ["stable_mean_nll", "stall_point_rule", "compensated_sum"]
+__all__ = ["compensated_sum", "safe_perplexity", "stable_mean_nll", "stall_point_rule"]
+
+
+def safe_perplexity(fn: Callable[[float], float]) -> Verdict:
+    """fn(mean_nll) -> perplexity, inf (not an exception) where exp overflows float64."""
+    cases = [("mean NLL 0", (0.0,), 1.0), ("mean NLL ln 227", (math.log(227.0),), 227.0),
+             ("mean NLL 100 (exp is 2.7e43, fine in float64)", (100.0,), math.exp(100.0)),
+             ("mean NLL 300 (finite in float64)", (300.0,), math.exp(300.0)),
+             ("mean NLL 800", (800.0,), math.inf)]
+
+    def mistakes(args, got):
+        if args[0] in (100.0, 300.0) and got == math.inf:
+            return "exp(100) does not overflow float64; the limit is about 709.78."
+        return None
+
+    return run_cases("safe_perplexity", fn, cases, mistakes)
 
 
 def stable_mean_nll(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Verdict:

@@ -1,4 +1,4 @@
-"""Checkers for notebook 16 (distributed metrics): combining ranks, sharding, order-free sums."""
+"""Checkers for the exercises of notebooks/16_distributed_metrics.ipynb."""
 
 from __future__ import annotations
 
