@@ -3,7 +3,7 @@
 nbval compares printed text, and a number printed with 4 digits changes its text when a last-bit
 difference (another CPU's float32 kernels) pushes it across a rounding edge: 0.0700149 prints
 0.07001, 0.0700151 prints 0.07002. While pytest executes the notebooks, every kernel logs each
-value that `fl.fmt` rounds (forge_lib/fmt.py, FORGE_FMT_AUDIT) and this plugin attributes the log
+value that `fl.fmt` rounds (forge_lib/metrics/fmt.py, FORGE_FMT_AUDIT) and this plugin attributes the log
 to the cell that printed it. A compared cell fails when one of its values lies closer to its
 rounding edge than MIN_MARGIN, relative to the value; cells tagged nbval-ignore-output are
 exempt, since their text is not compared.
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from forge_lib.fmt import AUDIT_ENV
+from forge_lib.metrics.fmt import AUDIT_ENV
 
 pytest_plugins = ["pytester"]  # tests/test_rounding_audit.py runs this plugin on a notebook
 

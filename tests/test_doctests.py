@@ -12,7 +12,8 @@ MODULES = sorted(info.name for info in pkgutil.walk_packages(forge_lib.__path__,
 
 
 def test_the_walk_finds_the_core_modules():
-    assert {"forge_lib.text", "forge_lib.numerics", "forge_lib.fmt", "forge_lib.data"} <= set(MODULES)
+    assert {"forge_lib.metrics.text", "forge_lib.course.numerics", "forge_lib.metrics.fmt",
+            "forge_lib.course.language", "forge_lib.check.nb01_perplexity"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -83,13 +83,13 @@ def test_no_network_or_hub_access(nb):
 
 def test_readme_map_is_current():
     """The README's notebook map is generated from the notebooks; regenerate it after changes."""
-    from forge_lib import nbtools
+    from forge_lib.tools import nbtools
 
     table = nbtools.notebook_map()
     start_here = json.loads(next(nbtools.NOTEBOOK_DIR.glob("00_*.ipynb")).read_text())
     markdown = "\n".join("".join(c["source"]) for c in start_here["cells"])
-    assert table in nbtools.README.read_text(), "run `python -m forge_lib.nbtools map`"
-    assert nbtools.notebook_map("") in markdown, "00's map is stale: run `python -m forge_lib.nbtools map`"
+    assert table in nbtools.README.read_text(), "run `python -m forge_lib.tools.nbtools map`"
+    assert nbtools.notebook_map("") in markdown, "00's map is stale: run nbtools map"
 
 
 @pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
@@ -99,7 +99,7 @@ def nb_path(request):
 
 def test_measured_run_time_under_60_s(nb_path):
     seconds = json.loads(nb_path.read_text())["metadata"].get("forge", {}).get("run_time_s")
-    assert seconds is not None, "execute with `python -m forge_lib.nbtools run` to record it"
+    assert seconds is not None, "execute with `python -m forge_lib.tools.nbtools run` to record it"
     assert seconds < 60
     title = "".join(json.loads(nb_path.read_text())["cells"][0]["source"])
     stated = re.search(r"\*\*Run time:\*\* about (\d+) s", title)

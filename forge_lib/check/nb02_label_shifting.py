@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 
 from forge_lib.check._core import Verdict, call, close, run_cases, verdict
-from forge_lib.text import nll_sum_and_count, perplexity, shift_for_causal_lm, token_accuracy
+from forge_lib.metrics.text import nll_sum_and_count, perplexity, shift_for_causal_lm, token_accuracy
 
 __all__ = ["causal_lm_accuracy", "causal_lm_perplexity", "shift_labels"]
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import torch
 
 from forge_lib.check._core import Verdict, call, close, run_cases, verdict
-from forge_lib.numerics import naive_perplexity, running_sum, stall_point, ulp, underflow_case
-from forge_lib.text import exp_limit, nll_sum_and_count
+from forge_lib.course.numerics import naive_perplexity, running_sum, stall_point, ulp, underflow_case
+from forge_lib.metrics.text import exp_limit, nll_sum_and_count
 
 __all__ = ["compensated_sum", "safe_perplexity", "stable_mean_nll", "stall_point_rule"]
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 from forge_lib.check._core import Verdict, call, close, run_cases, verdict
-from forge_lib.text import nll_sum_and_count
+from forge_lib.metrics.text import nll_sum_and_count
 
 __all__ = ["chunked_nll", "logits_gigabytes", "max_chunk_tokens"]
 

@@ -8,7 +8,7 @@ import torch
 
 from forge_lib.check._core import Verdict, close, run_cases
 from forge_lib.check.nb02_label_shifting import next_token_accuracy_checker
-from forge_lib.text import token_accuracy
+from forge_lib.metrics.text import token_accuracy
 
 __all__ = ["masked_token_accuracy", "sampling_accuracy", "top_k_accuracy"]
 

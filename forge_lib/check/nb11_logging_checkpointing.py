@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 
 from forge_lib.check._core import Verdict, close, run_cases
-from forge_lib.tb_logging import smooth_like_tensorboard
+from forge_lib.metrics.tb_logging import smooth_like_tensorboard
 
 __all__ = ["is_improvement", "tensorboard_smoothing"]
 

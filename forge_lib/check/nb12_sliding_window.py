@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 
 from forge_lib.check._core import Verdict, close, run_cases
-from forge_lib.windows import sliding_window_perplexity, window_spans
+from forge_lib.metrics.windows import sliding_window_perplexity, window_spans
 
 __all__ = ["min_context", "sliding_window_ppl", "window_count"]
 

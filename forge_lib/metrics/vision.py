@@ -1,0 +1,281 @@
+"""Image metrics: PSNR, SSIM, the Fréchet distance behind FID/FVD, and an LPIPS-style distance.
+
+    fl.psnr(pred, target, data_range=1.0)            # dB; inf for identical images
+    fl.ssim(pred, target, data_range=1.0)            # in [-1, 1]; 1 for identical images
+    fl.frechet_distance(features_real, features_gen) # FID when the features are image features
+    fl.perceptual_distance(x, y, extractor)          # LPIPS-style, on any conv feature extractor
+
+PSNR and SSIM follow torchmetrics' conventions exactly (pooled MSE over the batch; Gaussian
+window 11 x 11, sigma 1.5, reflect padding, every pixel averaged), so a number from here and one
+from `torchmetrics.image` agree. The Fréchet distance is computed in float64 by a symmetric
+formulation that cannot produce complex numbers. The default feature extractor is
+fl.RandomConvFeatures (forge_lib/metrics/feature_nets.py), whose numbers are comparable only
+with themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from forge_lib.metrics import validation
+from forge_lib.metrics.feature_nets import RandomConvFeatures
+
+__all__ = ["psnr", "ssim", "gaussian_stats", "frechet_distance", "frechet_distance_from_stats",
+           "extract_features", "perceptual_distance"]
+
+
+def psnr(pred: torch.Tensor, target: torch.Tensor, *, data_range: float,
+         per_image: bool = False) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB: 10 log10(data_range^2 / MSE), computed in float64.
+
+    pred, target: images of the same shape, e.g. (B, C, H, W). By default the MSE is pooled over
+    every element (torchmetrics' default); `per_image=True` returns one PSNR per leading index,
+    shape (B,). Identical images have MSE 0 and PSNR = +inf (returned, not an error).
+    Integer images need an integer data_range (255 for uint8). A data_range that does not fit
+    the images is refused: 0-255 images with data_range=1, and [0, 1] images with
+    data_range=255 (the exact rule is in forge_lib.validation.image_pair).
+
+    >>> x = torch.zeros(1, 1, 2, 2); y = x.clone(); y[0, 0, 0, 0] = 0.2
+    >>> round(psnr(y, x, data_range=1.0).item(), 3)   # MSE = 0.01 -> 20 dB
+    20.0
+    """
+    pred, target, data_range = validation.image_pair(pred, target, data_range)
+    diff = pred.double() - target.double()
+    if validation.flag(per_image, "per_image"):
+        if diff.ndim < 2:
+            raise ValueError(f"per_image=True needs a batch dimension, got shape {tuple(diff.shape)}.")
+        mse = diff.square().flatten(1).mean(dim=1)  # (B,)
+    else:
+        mse = diff.square().mean()
+    # MSE = 0 gives +inf by policy; torch.where keeps log10(0) warnings out of the way.
+    safe = torch.where(mse > 0, mse, torch.ones_like(mse))
+    return torch.where(mse > 0, 10 * torch.log10(data_range**2 / safe),
+                       torch.full_like(mse, math.inf))
+
+
+def _gaussian_1d(sigma: float, dtype: torch.dtype) -> torch.Tensor:
+    size = int(3.5 * sigma + 0.5) * 2 + 1  # torchmetrics' window: 11 taps for sigma = 1.5
+    dist = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-0.5 * (dist / sigma) ** 2)
+    return (g / g.sum()).to(dtype)
+
+
+def _blur_matrix(window: torch.Tensor, n: int) -> torch.Tensor:
+    """(n, n) matrix applying a 1-D window with reflect padding ('dcb|abcd|cba') along a side."""
+    pad = (window.numel() - 1) // 2
+    rows = torch.arange(n).repeat_interleave(window.numel())  # output index, once per tap
+    cols = torch.arange(n).view(-1, 1) + torch.arange(-pad, pad + 1).view(1, -1)  # (n, taps)
+    cols = cols.abs()  # reflect below 0
+    cols = torch.where(cols > n - 1, 2 * (n - 1) - cols, cols).reshape(-1)  # reflect above n - 1
+    matrix = torch.zeros(n, n, dtype=window.dtype)
+    matrix.index_put_((rows, cols), window.repeat(n), accumulate=True)
+    return matrix
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor, *, data_range: float,
+         per_image: bool = False, sigma: float = 1.5, k1: float = 0.01,
+         k2: float = 0.03) -> torch.Tensor:
+    """Structural similarity (Wang et al. 2004) with torchmetrics' conventions; 1 = identical.
+
+    pred, target: (B, C, H, W) or (C, H, W). Local statistics come from a Gaussian window
+    (sigma 1.5, 11 x 11) applied with reflect padding, and the SSIM map is averaged over every
+    pixel and channel; per_image=True returns shape (B,). The value lies in [-1, 1]: an inverted
+    image scores below 0. Computed in float32 (float64 if the inputs are float64). data_range is
+    checked against the images as in `psnr`; k1 and k2 must be > 0 (with 0, flat regions give
+    0 / 0).
+
+    >>> x = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    >>> ssim(x, x, data_range=1.0).item()
+    1.0
+    """
+    pred, target, data_range = validation.image_pair(pred, target, data_range)
+    if pred.ndim == 3:
+        pred, target = pred.unsqueeze(0), target.unsqueeze(0)
+    if pred.ndim != 4:
+        raise ValueError(f"pred and target: ssim expects (B, C, H, W) or (C, H, W) images, got "
+                         f"shape {tuple(pred.shape)}.")
+    dtype = torch.float64 if pred.dtype == torch.float64 else torch.float32
+    pred, target = pred.to(dtype), target.to(dtype)
+    window = _gaussian_1d(validation.positive_number(sigma, "sigma"), dtype)
+    k1, k2 = validation.positive_number(k1, "k1"), validation.positive_number(k2, "k2")
+    per_image = validation.flag(per_image, "per_image")
+    pad = (window.numel() - 1) // 2
+    b, c, h, w = pred.shape
+    if min(h, w) <= pad:
+        raise ValueError(f"pred and target: ssim needs images larger than {pad} pixels on each "
+                         f"side for a sigma={sigma} window, got {h} x {w}.")
+    # Variances are E[x^2] - E[x]^2, which cancels badly in float32 on bright images. Shifting both
+    # images by one constant per image/channel leaves variances and covariance unchanged, so
+    # subtract the target's mean first and add it back to the local means afterwards.
+    shift = target.mean(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
+    x, y = pred - shift, target - shift
+    stack = torch.cat([x, y, x * x, y * y, x * y]).reshape(5 * b * c, h, w)  # (5BC, H, W)
+    # The Gaussian window is separable and reflect padding is linear, so the whole local mean is
+    # K_h @ X @ K_w^T with banded (H, H) and (W, W) matrices: two matrix products, which run
+    # about twice as fast as torchmetrics' grouped 11 x 11 convolution on a CPU.
+    stack = _blur_matrix(window, h) @ stack @ _blur_matrix(window, w).T  # (5BC, H, W)
+    mu_x, mu_y, e_xx, e_yy, e_xy = stack.reshape(5, b, c, h, w)
+    var_x = (e_xx - mu_x * mu_x).clamp(min=0)
+    var_y = (e_yy - mu_y * mu_y).clamp(min=0)
+    cov = e_xy - mu_x * mu_y
+    mu_x, mu_y = mu_x + shift, mu_y + shift
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+        (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))  # (B, C, H, W)
+    per = ssim_map.flatten(1).mean(dim=1)  # (B,)
+    return per if per_image else per.mean()
+
+
+def _features(x: object, name: str) -> torch.Tensor:
+    x = validation.float_tensor(x, name)
+    if x.ndim != 2:
+        raise ValueError(f"{name}: expected features of shape (N, D), got {tuple(x.shape)}. "
+                         f"Flatten each sample's features first: x.reshape(len(x), -1).")
+    if x.shape[1] == 0:
+        raise ValueError(f"{name}: expected at least one feature per sample, got D = 0.")
+    if x.shape[0] < 2:
+        raise ValueError(f"{name}: expected at least 2 samples to estimate a covariance, got "
+                         f"{x.shape[0]}. FID needs many (thousands for stable values).")
+    validation.all_finite(x, name)
+    return x
+
+
+def gaussian_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (D,) and unbiased covariance (D, D) of features (N, D), both float64.
+
+    Two passes (centre, then multiply): the one-pass sum of outer products minus N mu mu^T loses
+    digits when the mean is large compared with the spread.
+
+    >>> mu, cov = gaussian_stats(torch.tensor([[0.0, 1.0], [2.0, 3.0]]))
+    >>> mu.tolist(), cov.tolist()
+    ([1.0, 2.0], [[2.0, 2.0], [2.0, 2.0]])
+    """
+    x = _features(features, "features").double()
+    mu = x.mean(dim=0)
+    centred = x - mu  # (N, D)
+    return mu, centred.T @ centred / (x.shape[0] - 1)
+
+
+def frechet_distance_from_stats(mu_a: torch.Tensor, sigma_a: torch.Tensor, mu_b: torch.Tensor,
+                                sigma_b: torch.Tensor, *, eps: float = 0.0) -> torch.Tensor:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)), in float64.
+
+    Tr((S_a S_b)^(1/2)) is computed as Tr((A S_b A)^(1/2)) with A = S_a^(1/2): the same
+    eigenvalues, but A S_b A is symmetric positive semi-definite, so its eigenvalues are real and
+    `eigvalsh` applies (scipy's sqrtm of the non-symmetric S_a S_b can return complex leftovers).
+    Regularisation: eigenvalues that rounding pushes below zero are set to zero, i.e. each
+    matrix is projected onto the positive semi-definite cone; this is what keeps a singular
+    covariance (fewer samples than dimensions) finite and real; an eigenvalue clearly below
+    zero (under -1e-4 times the largest) is no rounding, and is refused. `eps` > 0 additionally adds
+    eps * I to both covariances (pytorch-fid's fallback offset); it biases the value by about
+    2 * eps * D, so it is off by default. The result is clipped at 0: a distance is non-negative.
+
+    >>> i = torch.eye(2, dtype=torch.float64)
+    >>> frechet_distance_from_stats(torch.zeros(2), i, torch.ones(2), 4 * i).item()  # 2 + 2*(2-1)^2
+    4.0
+    """
+    stats = {"mu_a": mu_a, "sigma_a": sigma_a, "mu_b": mu_b, "sigma_b": sigma_b}
+    mu_a, sigma_a, mu_b, sigma_b = (validation.tensor(t, name).double() for name, t in stats.items())
+    d = mu_a.numel()
+    if d == 0:
+        raise ValueError("mu_a: expected at least one feature dimension, got D = 0.")
+    if mu_a.shape != (d,) or mu_b.shape != (d,) or sigma_a.shape != (d, d) or sigma_b.shape != (d, d):
+        raise ValueError(f"mu_a, sigma_a, mu_b, sigma_b: expected means (D,) and covariances "
+                         f"(D, D) with one D, got "
+                         f"{tuple(mu_a.shape)}, {tuple(sigma_a.shape)}, {tuple(mu_b.shape)}, "
+                         f"{tuple(sigma_b.shape)}.")
+    for stat, name in [(mu_a, "mu_a"), (sigma_a, "sigma_a"), (mu_b, "mu_b"), (sigma_b, "sigma_b")]:
+        validation.all_finite(stat, name)
+    for cov, name in [(sigma_a, "sigma_a"), (sigma_b, "sigma_b")]:
+        if not torch.allclose(cov, cov.T, rtol=1e-6, atol=1e-12 * float(cov.abs().max())):
+            raise ValueError(f"{name}: expected a symmetric covariance matrix (D, D); it is not. "
+                             f"Compute it with torch.cov or fl.gaussian_stats.")
+    eps = validation.non_negative_number(eps, "eps")  # the offset added to both covariances
+    if eps:
+        eye = torch.eye(d, dtype=torch.float64)
+        sigma_a, sigma_b = sigma_a + eps * eye, sigma_b + eps * eye
+    evals, evecs = torch.linalg.eigh(sigma_a)
+    validation.covariance_spectrum(evals, "sigma_a")
+    root_a = (evecs * evals.clamp(min=0).sqrt()) @ evecs.T  # S_a^(1/2), (D, D)
+    middle = root_a @ sigma_b @ root_a
+    middle = (middle + middle.T) / 2  # exactly symmetric despite rounding
+    middle_evals = torch.linalg.eigvalsh(middle)
+    # With S_a positive semi-definite, A S_b A has a clearly negative eigenvalue only if S_b has
+    # one (in the span of S_a); its diagonal catches the rest of the obvious mistakes for free.
+    validation.covariance_spectrum(middle_evals, "sigma_b")
+    validation.covariance_spectrum(sigma_b.diagonal(), "sigma_b")
+    tr_sqrt = middle_evals.clamp(min=0).sqrt().sum()
+    dist = (mu_a - mu_b).square().sum() + sigma_a.trace() + sigma_b.trace() - 2 * tr_sqrt
+    return dist.clamp(min=0)
+
+
+def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor, *,
+                     eps: float = 0.0) -> torch.Tensor:
+    """Fréchet distance between Gaussians fitted to two feature sets (N_a, D) and (N_b, D).
+
+    FID is this on Inception-v3 pool features of images; FVD on I3D features of video clips;
+    here any extractor's features. Float64 throughout; see `frechet_distance_from_stats` for
+    the square root and the regularisation of singular covariances. The value is biased upward
+    for small N (two samples of one distribution give > 0), so compare values only at equal N.
+
+    >>> a = torch.randn(500, 3, generator=torch.Generator().manual_seed(0))
+    >>> round(frechet_distance(a, a + 1.0).item(), 6)   # same covariance: ||(1, 1, 1)||^2
+    3.0
+    """
+    a = _features(features_a, "features_a")
+    b = _features(features_b, "features_b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"features_a has {a.shape[1]} dimensions and features_b {b.shape[1]}: "
+                         f"both sets must come from the same extractor (same D).")
+    return frechet_distance_from_stats(*gaussian_stats(a), *gaussian_stats(b), eps=eps)
+
+
+def extract_features(extractor: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor,
+                     *, batch_size: int = 256) -> torch.Tensor:
+    """Run `extractor` over `inputs` in batches without gradients; return (N, D) float64.
+
+    >>> extract_features(RandomConvFeatures(), torch.rand(5, 3, 16, 16)).shape
+    torch.Size([5, 112])
+    """
+    if not callable(extractor):
+        raise TypeError(f"extractor: expected a module or function mapping a batch to features, "
+                        f"got {type(extractor).__name__}.")
+    validation.tensor(inputs, "inputs")
+    validation.positive_int(batch_size, "batch_size")
+    if len(inputs) == 0:
+        raise ValueError(f"inputs: expected at least one sample, got shape {tuple(inputs.shape)}.")
+    with torch.no_grad():
+        parts = [extractor(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)]
+    return torch.cat(parts).reshape(len(inputs), -1).double()
+
+
+def perceptual_distance(x: torch.Tensor, y: torch.Tensor,
+                        extractor: RandomConvFeatures | None = None) -> torch.Tensor:
+    """LPIPS-style distance: per stage, unit-normalise each pixel's channel vector, square the
+    difference, sum over channels, average over pixels; then sum over stages. Shape (B,).
+
+    This is LPIPS' formula with every learned channel weight set to 1 (the paper's untuned
+    baseline) on `extractor`'s stages (default RandomConvFeatures(seed=0)). It is 0 for identical
+    images and grows with feature-space difference; the values are not LPIPS values.
+
+    >>> x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    >>> perceptual_distance(x, x).tolist()
+    [0.0, 0.0]
+    """
+    x = validation.unit_images(x, "x")
+    y = validation.unit_images(y, "y")
+    validation.same_shape(x, y, "x", "y")
+    net = extractor if extractor is not None else RandomConvFeatures(seed=0)
+    if not hasattr(net, "stages"):
+        raise TypeError(f"extractor: expected a net with .stages(images) -> list of feature maps, "
+                        f"like fl.RandomConvFeatures, got {type(net).__name__}.")
+    total = torch.zeros(x.shape[0], dtype=torch.float64)
+    with torch.no_grad():
+        for fx, fy in zip(net.stages(x), net.stages(y), strict=True):
+            nx = fx / (fx.norm(dim=1, keepdim=True) + 1e-10)  # unit length along channels
+            ny = fy / (fy.norm(dim=1, keepdim=True) + 1e-10)
+            total += (nx - ny).square().sum(dim=1).mean(dim=(1, 2)).double()
+    return total

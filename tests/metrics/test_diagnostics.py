@@ -1,0 +1,205 @@
+"""fl.diagnose on synthetic curves whose answer is known by construction, and on bad input."""
+
+import math
+
+import pytest
+import torch
+
+import forge_lib as fl
+from forge_lib.metrics.diagnostics import CODES, REMEDIES, Thresholds, diagnose
+
+
+def noisy(curve, rel, seed=0):
+    """curve * (1 + rel * N(0, 1)), seeded: the batch noise of a per-step training loss."""
+    gen = torch.Generator().manual_seed(seed)
+    noise = torch.randn(len(curve), generator=gen, dtype=torch.float64)
+    return [c * (1 + rel * float(e)) for c, e in zip(curve, noise, strict=True)]
+
+
+def decay(n=300, start=5.5, end=3.3, rate=0.02):
+    """Exponential approach from start toward end (never quite reaching it)."""
+    return [end + (start - end) * math.exp(-rate * t) for t in range(n)]
+
+
+def power_law(n=300, floor=3.25, scale=2.3, t0=10.0):
+    """floor + scale * (t0 / (t + t0))^0.5: language-model-like, still improving at the end."""
+    return [floor + scale * (t0 / (t + t0)) ** 0.5 for t in range(n)]
+
+
+def codes(findings):
+    return [f.code for f in findings]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_healthy_noisy_power_law_is_not_flagged(seed):
+    curve = noisy(power_law(), rel=0.02, seed=seed)
+    assert codes(diagnose(curve)) == ["healthy"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_healthy_with_validation_and_gradients(seed):
+    n = 300
+    train = noisy(power_law(n), rel=0.02, seed=seed)
+    val = [power_law(n)[s - 1] + 0.05 for s in range(25, n + 1, 25)]  # follows train, small gap
+    grads = noisy([1.0] * n, rel=0.2, seed=seed + 100)
+    assert codes(diagnose(train, val_loss=val, grad_norm=grads)) == ["healthy"]
+
+
+def test_nan_is_diverged_with_the_step():
+    curve = decay(100)[:60] + [math.nan] * 40
+    (finding,) = diagnose(curve)
+    assert finding.code == "diverged"
+    assert finding.evidence["step"] == 61  # 1-based, as a training loop counts
+    assert finding.evidence["last_finite"] == pytest.approx(decay(100)[59])
+
+
+def test_inf_is_diverged():
+    curve = decay(50) + [math.inf]
+    assert codes(diagnose(curve)) == ["diverged"]
+    assert diagnose(curve)[0].evidence["step"] == 51
+
+
+def test_explosion_without_nan_is_diverged():
+    curve = decay(150)[:100] + [decay(150)[99] * 1.05 ** k for k in range(1, 51)]  # grows 11x
+    (finding,) = diagnose(noisy(curve, 0.01))
+    assert finding.code == "diverged"
+    assert finding.evidence["peak_level"] > 3 * finding.evidence["best_level"]
+    assert finding.evidence["peak_step"] > finding.evidence["best_step"]
+
+
+def test_not_learning_on_a_flat_curve():
+    curve = noisy([5.55 - 0.0003 * t for t in range(300)], rel=0.005)  # 1.6% drop in 300 steps
+    (finding,) = diagnose(curve)
+    assert finding.code == "not_learning"
+    assert finding.evidence["steps"] == 300
+
+
+def test_plateau_and_the_floor_turns_it_into_convergence():
+    curve = noisy(decay(300, start=5.5, end=4.7, rate=0.1), rel=0.01)  # flat from step ~60
+    assert codes(diagnose(curve)) == ["plateau"]
+    # The same curve is convergence when 4.7 is the best any model can do.
+    assert codes(diagnose(curve, floor=4.7)) == ["healthy"]
+    # ...and still a plateau when the best achievable is far lower.
+    assert codes(diagnose(curve, floor=3.25)) == ["plateau"]
+
+
+def test_overfitting_names_the_best_validation_step():
+    n = 300
+    train = noisy(decay(n, start=5.5, end=0.3, rate=0.02), rel=0.02)
+    val_steps = list(range(20, n + 1, 20))
+    val = [4.5 + 0.00004 * (s - 60) ** 2 for s in val_steps]  # bottom at step 60
+    (finding,) = diagnose(train, val_loss=val, val_steps=val_steps)
+    assert finding.code == "overfitting"
+    assert finding.evidence["best_step"] == 60
+    assert finding.evidence["last_step"] == 300
+    assert finding.evidence["train_at_last"] < finding.evidence["train_at_best"]
+
+
+def test_rising_validation_without_falling_train_loss_is_not_overfitting():
+    train = noisy(decay(300, start=5.5, end=4.8, rate=0.05), rel=0.01)  # train flat late
+    val = [4.9, 4.85, 4.9, 5.0, 5.05, 5.1]  # val drifts up, train does not fall: not overfit
+    assert "overfitting" not in codes(diagnose(train, val_loss=val))
+
+
+def test_oscillation_of_a_small_batch():
+    curve = noisy(power_law(), rel=0.12)  # per-step scatter ~12% of the level
+    found = diagnose(curve)
+    assert codes(found) == ["oscillating"]  # and not also "plateau": noise explains flatness
+    assert found[0].evidence["scatter"] > 0.05 * found[0].evidence["start"]
+
+
+def test_thresholds_are_the_ones_used():
+    curve = noisy(power_law(), rel=0.04)
+    assert codes(diagnose(curve)) == ["healthy"]
+    assert codes(diagnose(curve, thresholds=Thresholds(oscillation=0.01))) == ["oscillating"]
+
+
+def test_gradient_spike_is_reported_alongside():
+    n = 200
+    grads = [1.0] * n
+    grads[120] = 50.0
+    found = diagnose(noisy(power_law(n), 0.01), grad_norm=grads)
+    assert codes(found) == ["gradient_spikes"]
+    assert found[0].evidence["worst_step"] == 121
+    assert found[0].evidence["median"] == 1.0
+
+
+def test_nonfinite_gradient_norm_is_a_spike():
+    grads = [1.0] * 100
+    grads[10] = math.inf
+    assert codes(diagnose(power_law(100), grad_norm=grads)) == ["gradient_spikes"]
+
+
+def test_nan_in_validation_only_is_a_finding_not_a_crash():
+    val = [4.5, 4.2, math.nan, 4.0]
+    found = diagnose(noisy(power_law(200), 0.01), val_loss=val)
+    assert codes(found) == ["eval_not_finite"]
+    assert found[0].evidence == {"step": 150, "count": 1}
+
+
+def test_all_validation_nan():
+    found = diagnose(noisy(power_law(200), 0.01), val_loss=[math.nan] * 4)
+    assert codes(found) == ["eval_not_finite"]
+
+
+def test_short_history_is_insufficient_data():
+    assert codes(diagnose([5.0, 4.0, 3.0])) == ["insufficient_data"]
+
+
+def test_accepts_tensors_and_tuples():
+    curve = power_law(100)
+    assert codes(diagnose(torch.tensor(curve))) == codes(diagnose(tuple(curve))) == ["healthy"]
+
+
+def test_findings_carry_code_remedy_and_print():
+    for curve in (power_law(100), decay(60)[:30] + [math.nan]):
+        for finding in diagnose(curve):
+            assert finding.code in CODES
+            assert finding.remedy == REMEDIES[finding.code]
+            assert str(finding).startswith(finding.code + ": ")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"train_loss": []}, ValueError, "empty history"),
+    ({"train_loss": "5.0 4.0"}, TypeError, "sequence of floats"),
+    ({"train_loss": [5.0, "x"]}, TypeError, "numbers only"),
+    ({"train_loss": torch.ones(3, 3)}, ValueError, "1-D"),
+    ({"train_loss": [1.0] * 20, "grad_norm": [1.0] * 19}, ValueError, "one value per train step"),
+    ({"train_loss": [1.0] * 5, "val_loss": [1.0] * 6}, ValueError, "at most one value"),
+    ({"train_loss": [1.0] * 20, "val_loss": [1.0, 2.0], "val_steps": [10]}, ValueError,
+     "one step per validation loss"),
+    ({"train_loss": [1.0] * 20, "val_loss": [1.0, 2.0], "val_steps": [10, 5]}, ValueError,
+     "increasing"),
+    ({"train_loss": [1.0] * 20, "val_loss": [1.0], "val_steps": [21]}, ValueError, r"\[1, 20\]"),
+    ({"train_loss": [1.0] * 20, "floor": math.nan}, ValueError, "floor"),
+])
+def test_bad_inputs_raise_clear_errors(kwargs, error, match):
+    train = kwargs.pop("train_loss")
+    with pytest.raises(error, match=match):
+        diagnose(train, **kwargs)
+
+
+def test_exported():
+    assert fl.diagnose is diagnose and fl.Finding is not None and fl.Thresholds is Thresholds
+
+
+def test_curve_summary_against_scipy():
+    import statistics
+
+    from scipy import stats
+
+    curve = noisy(power_law(200), 0.03, seed=3)
+    s = fl.curve_summary(curve)
+    fit = stats.linregress(range(100), curve[100:])
+    assert s["late_gain"] == pytest.approx(-fit.slope * 99, rel=1e-9)
+    assert s["late_gain_se"] == pytest.approx(fit.stderr * 99, rel=1e-9)
+    assert s["start"] == statistics.median(curve[:10])
+    assert s["end"] == statistics.median(curve[-20:])
+    assert s["steps"] == 200 and 1 <= s["best_step"] <= s["peak_step"] <= 200
+
+
+def test_curve_summary_rejects_what_diagnose_reports():
+    with pytest.raises(ValueError, match="finite"):
+        fl.curve_summary([1.0, math.nan, 2.0, 3.0])
+    with pytest.raises(ValueError, match="at least 3"):
+        fl.curve_summary([1.0, 2.0])

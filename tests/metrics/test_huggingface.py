@@ -1,0 +1,402 @@
+"""Real clients: Hugging Face models as they are, against fl's metrics and evaluation loops.
+
+Every model here is a GPT-2 of `transformers`, built from a config with random weights: nothing is
+downloaded, no Hub is contacted (HF_HUB_OFFLINE=1, local_files_only=True, a local folder). What
+is checked:
+
+- the source's check: fl.perplexity of the shifted logits is exp(out.loss), also for a padded
+  batch whose padding is labelled -100;
+- fl's evaluation functions take the model as it is (its forward returns an output with .logits),
+  evaluate it in eval mode and leave every submodule in the mode it had;
+- fl's sliding window against the strided loop of the Hugging Face guide "Perplexity of
+  fixed-length models" (transformers docs, perplexity.md), target by target;
+- the optional GPT-2 cells of notebooks 02 and 03, run end to end on a saved tiny GPT-2.
+"""
+
+import ast
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import forge_lib as fl
+
+transformers = pytest.importorskip("transformers", reason="transformers is pinned in requirements.txt")
+from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+VOCAB = 50
+EPS32 = torch.finfo(torch.float32).eps
+# bos/eos inside the tiny vocabulary and an explicit loss type: without them transformers warns.
+TINY = dict(n_layer=2, n_head=2, n_embd=32, vocab_size=VOCAB, n_positions=64,
+            bos_token_id=VOCAB - 1, eos_token_id=VOCAB - 1, loss_type="ForCausalLM")
+DROPOUT = dict(resid_pdrop=0.5, embd_pdrop=0.5, attn_pdrop=0.5)
+
+
+def tiny_gpt2(seed: int = 0, **overrides) -> GPT2LMHeadModel:
+    """A randomly initialised GPT-2, the global RNG left as it was."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return GPT2LMHeadModel(GPT2Config(**{**TINY, **overrides})).eval()
+
+
+def random_ids(shape: tuple[int, ...], seed: int, vocab: int = VOCAB) -> torch.Tensor:
+    return torch.randint(0, vocab, shape, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These tensors are tiny: one thread is as fast as two, and does not stall waiting for a
+    second one when other programs share the CPU (measured here: 26 s for this file, not 7)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def gpt2() -> GPT2LMHeadModel:
+    return tiny_gpt2()
+
+
+@pytest.fixture(scope="module")
+def sequences() -> list[list[int]]:
+    """Ten id lists of unequal lengths (2 to 40), so batches are padded."""
+    lengths = [40, 2, 17, 9, 33, 25, 3, 12, 40, 6]
+    return [random_ids((n,), seed=10 + i).tolist() for i, n in enumerate(lengths)]
+
+
+def reference_nll(model, sequences) -> tuple[float, int]:
+    """Token-weighted reference: each sequence alone (no padding), float64 log-softmax."""
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for seq in sequences:
+            ids = torch.tensor([seq])
+            logp = torch.log_softmax(model(ids).logits[0, :-1].double(), dim=-1)  # (T-1, V)
+            total -= float(logp.gather(1, ids[0, 1:, None]).sum())
+            count += len(seq) - 1
+    return total, count
+
+
+# a) The source's check, and padded batches
+
+
+def test_perplexity_of_shifted_logits_is_exp_of_the_hf_loss(gpt2):
+    ids = random_ids((1, 40), seed=1)
+    with torch.no_grad():
+        out = gpt2(ids, labels=ids)  # the model shifts the labels itself
+    ppl = fl.perplexity(out.logits[:, :-1], ids[:, 1:])
+    assert torch.allclose(torch.tensor(ppl), out.loss.exp())  # the source's check
+    # Tighter: HF's float32 mean NLL is fl's float64 one, rounded to float32 (measured: 0.6 ulp).
+    assert abs(math.log(ppl) - out.loss.item()) <= 4 * EPS32 * out.loss.item()
+    # ...and it can fail: without the shift the logits predict the token they already read.
+    unshifted = fl.perplexity(out.logits, ids)
+    assert not torch.allclose(torch.tensor(unshifted), out.loss.exp())
+
+
+def test_padded_batch_with_minus_100_labels_is_token_weighted(gpt2, sequences):
+    batch = fl.collate(sequences[:5])  # right-padded; labels -100 at padding, unshifted
+    with torch.no_grad():
+        out = gpt2(batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])
+    ppl = fl.perplexity(out.logits[:, :-1], batch["labels"][:, 1:], ignore_index=-100)
+    nll, count = reference_nll(gpt2, sequences[:5])
+    assert count == sum(len(s) - 1 for s in sequences[:5])
+    assert abs(math.log(ppl) - nll / count) <= 4 * EPS32 * (nll / count)
+    assert abs(math.log(ppl) - out.loss.item()) <= 4 * EPS32 * out.loss.item()
+    # The mean of the per-sequence perplexities is not it (lengths 40 and 2 weigh the same).
+    per_sequence = [fl.perplexity(out.logits[i:i + 1, :-1], batch["labels"][i:i + 1, 1:],
+                                  ignore_index=-100) for i in range(5)]
+    assert abs(sum(per_sequence) / 5 - ppl) > 1e-3 * ppl
+
+
+# b) fl's evaluation functions take the model as it is
+
+
+def test_evaluate_lm_on_a_hf_model_matches_its_logits(gpt2, sequences):
+    result = fl.evaluate_lm(gpt2, sequences, batch_size=4)
+    nll, count = reference_nll(gpt2, sequences)
+    assert result["tokens"] == count
+    assert result["nll_sum"] == pytest.approx(nll, rel=1e-6)
+    assert result["perplexity"] == pytest.approx(math.exp(nll / count), rel=1e-6)
+
+
+def test_chunked_and_distributed_scoring_of_a_hf_model(gpt2, sequences):
+    nll, count = reference_nll(gpt2, sequences)
+    chunked = fl.evaluate_lm_chunked(gpt2, sequences, batch_size=4, chunk_tokens=16)
+    assert chunked["tokens"] == count
+    assert chunked["nll_sum"] == pytest.approx(nll, rel=1e-6)
+    metric = fl.score_batches(gpt2, list(fl.iterate_batches(sequences, 4)), fl.Perplexity(ignore_index=-100))
+    assert int(metric.count) == count
+    assert float(metric.nll_sum) == pytest.approx(nll, rel=1e-6)
+
+
+def _stream(sequences) -> torch.Tensor:
+    return torch.tensor([i for seq in sequences for i in seq])
+
+
+# name -> the float each returns: an NLL sum or a perplexity
+EVALUATIONS = {
+    "evaluate_lm": lambda m, seqs: fl.evaluate_lm(m, seqs, batch_size=4)["nll_sum"],
+    "evaluate_lm_chunked": lambda m, seqs: fl.evaluate_lm_chunked(m, seqs, batch_size=4,
+                                                                  chunk_tokens=16)["nll_sum"],
+    "sliding_window_nll": lambda m, seqs: fl.sliding_window_nll(m, _stream(seqs), context=16,
+                                                                stride=8)[0].item(),
+    "sliding_window_perplexity": lambda m, seqs: fl.sliding_window_perplexity(
+        m, _stream(seqs), context=16, stride=8),
+    "score_batches": lambda m, seqs: float(fl.score_batches(
+        m, list(fl.iterate_batches(seqs, 4)), fl.Perplexity(ignore_index=-100)).nll_sum),
+}
+
+
+@pytest.fixture(scope="module")
+def dropout_gpt2() -> GPT2LMHeadModel:
+    model = tiny_gpt2(**DROPOUT)
+    ids = random_ids((2, 20), seed=2)
+    model.train()
+    with torch.no_grad():  # the dropout is real: two training-mode forwards differ
+        assert not torch.equal(model(ids).logits, model(ids).logits)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", list(EVALUATIONS))
+def test_evaluation_is_in_eval_mode_and_restores_the_mode(dropout_gpt2, sequences, name):
+    evaluate, model = EVALUATIONS[name], dropout_gpt2
+    model.eval()
+    in_eval = evaluate(model, sequences)
+    assert not any(m.training for m in model.modules())  # False stays False
+    model.train()
+    model.transformer.h[1].eval()  # a mixed state: every submodule gets its own mode back
+    before = [m.training for m in model.modules()]
+    try:
+        in_train = evaluate(model, sequences)
+        after = [m.training for m in model.modules()]
+    finally:
+        model.eval()
+    assert after == before  # True stays True, and the one block left in eval stays in eval
+    assert in_train == in_eval  # no dropout during evaluation: the same computation, bit for bit
+
+
+# c) fl's sliding window against the Hugging Face guide's strided loop
+
+
+def hf_guide_strided_nll(model, ids: torch.Tensor, *, max_length: int, stride: int) -> dict:
+    """The strided loop of the guide "Perplexity of fixed-length models", token-weighted.
+
+    ids: (1, N). Each window ids[:, begin:end] gets labels = its ids, with the first
+    len - trg_len set to -100; the model shifts the labels itself, so the label at the window's
+    position 0 is never scored. Returns the NLL sum (the loss times the number of targets it
+    averaged), that number, the guide's own count (num_valid_tokens - batch_size), the stream
+    positions scored, and the number of windows.
+    """
+    seq_len = ids.size(1)
+    nll_sum, n_targets, guide_count, scored, windows = 0.0, 0, 0, [], 0
+    prev_end = 0
+    for begin in range(0, seq_len, stride):
+        end = min(begin + max_length, seq_len)
+        trg_len = end - prev_end  # may differ from stride on the last window
+        input_ids = ids[:, begin:end]
+        target_ids = input_ids.clone()
+        target_ids[:, :-trg_len] = -100
+        with torch.no_grad():
+            outputs = model(input_ids, labels=target_ids)
+        averaged = target_ids[0, 1:] != -100  # the targets HF's loss averaged over, after its shift
+        nll_sum += outputs.loss.double().item() * int(averaged.sum())
+        n_targets += int(averaged.sum())
+        guide_count += int((target_ids != -100).sum()) - target_ids.size(0)
+        scored += (begin + 1 + torch.nonzero(averaged)[:, 0]).tolist()
+        windows += 1
+        prev_end = end
+        if end == seq_len:
+            break
+    return {"nll": nll_sum, "count": n_targets, "guide_count": guide_count, "scored": scored,
+            "windows": windows}
+
+
+def fl_scored_targets(n_tokens: int, context: int, stride: int) -> list[int]:
+    return [t for _, end, k in fl.window_spans(n_tokens, context=context, stride=stride)
+            for t in range(end - k + 1, end + 1)]
+
+
+@pytest.fixture(scope="module")
+def stream() -> torch.Tensor:
+    return random_ids((200,), seed=3)
+
+
+@pytest.mark.parametrize("context,stride", [(16, 5), (16, 16), (31, 10), (63, 20), (12, 3)])
+def test_overlapping_windows_equal_the_guide_with_max_length_context_plus_one(gpt2, stream,
+                                                                              context, stride):
+    # fl reads `context` ids and predicts the one after; the guide's window of max_length ids
+    # predicts only max_length - 1 of them, so max_length = context + 1 gives every target the
+    # same context in both. With stride < max_length the guide masks each window's position 0.
+    hf = hf_guide_strided_nll(gpt2, stream[None], max_length=context + 1, stride=stride)
+    nll, count = fl.sliding_window_nll(gpt2, stream, context=context, stride=stride)
+    assert hf["scored"] == fl_scored_targets(len(stream), context, stride) == list(range(1, 200))
+    assert count == hf["count"] == 199
+    assert nll.item() == pytest.approx(hf["nll"], rel=1e-6)
+    # The guide's own count, num_valid_tokens - batch_size, assumes the shift drops a valid
+    # label; here position 0 is already -100, so it undercounts by one per window after the first.
+    assert hf["guide_count"] == count - (hf["windows"] - 1)
+
+
+@pytest.mark.parametrize("max_length", [16, 25, 33])
+def test_at_stride_equal_max_length_the_guide_skips_each_windows_first_target(gpt2, stream,
+                                                                              max_length):
+    # Non-overlapping windows: nothing is masked, and the shift drops the label at each window's
+    # position 0, so ids[k * max_length] (k >= 1) is never scored. fl (context = stride =
+    # max_length) scores it as the last prediction of the window before, from max_length ids.
+    n = len(stream)
+    assert n % max_length != 1  # else the guide's last window is one id, a loss over nothing (NaN)
+    hf = hf_guide_strided_nll(gpt2, stream[None], max_length=max_length, stride=max_length)
+    nll, count = fl.sliding_window_nll(gpt2, stream, context=max_length, stride=max_length)
+    firsts = list(range(max_length, n, max_length))  # the first id of every window but the first
+    assert hf["windows"] == math.ceil(n / max_length) == len(firsts) + 1
+    assert count == n - 1
+    assert count - hf["count"] == hf["windows"] - 1
+    assert sorted(set(fl_scored_targets(n, max_length, max_length)) - set(hf["scored"])) == firsts
+    assert set(hf["scored"]) < set(range(1, n))
+    assert hf["guide_count"] == hf["count"]  # here the guide's count formula is right
+    # The difference in NLL is exactly those targets, each read after the max_length ids before it.
+    windows = torch.tensor(firsts)[:, None] - max_length + torch.arange(max_length)  # (K, M)
+    with torch.no_grad():
+        last_logits = gpt2(stream[windows]).logits[:, -1]  # (K, V): predicts stream[firsts]
+    extra, k = fl.nll_sum_and_count(last_logits, stream[firsts])
+    assert k == len(firsts)
+    assert nll.item() - hf["nll"] == pytest.approx(extra.item(), rel=1e-5, abs=1e-6 * nll.item())
+
+
+def test_sliding_window_refuses_a_context_longer_than_the_hf_model_reads(gpt2, stream):
+    with pytest.raises(ValueError, match="at most 64"):
+        fl.sliding_window_nll(gpt2, stream, context=65, stride=8)
+
+
+# d) The optional GPT-2 cells of notebooks 02 and 03, end to end
+
+TEXTS = ["The quick brown fox jumps over the lazy dog.",
+         "Padding fills the short rows of a batch, and it is not text.",
+         "A tiny tokenizer, trained on three sentences, for a tiny random GPT-2."]
+
+
+@pytest.fixture(scope="module")
+def saved_gpt2(tmp_path_factory) -> Path:
+    """A folder as save_pretrained writes it: a random GPT-2 and a byte-level BPE tokenizer
+    trained here on three sentences (any text encodes: the 256 bytes are in its vocabulary)."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import GPT2TokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny_gpt2")
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(TEXTS, vocab_size=300, min_frequency=1,
+                            special_tokens=["<|endoftext|>"], show_progress=False)
+    tokenizer = GPT2TokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<|endoftext|>",
+                                  eos_token="<|endoftext|>", unk_token="<|endoftext|>")
+    eos = tokenizer.eos_token_id
+    tiny_gpt2(vocab_size=len(tokenizer), bos_token_id=eos, eos_token_id=eos).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def notebook_code(name: str) -> list[str]:
+    notebook = json.loads((ROOT / "notebooks" / name).read_text(encoding="utf-8"))
+    return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+
+
+def setup_and_gpt2_cells(name: str) -> tuple[str, str]:
+    code = notebook_code(name)
+    gpt2_cells = [c for c in code if "FORGE_GPT2_PATH" in c and "from_pretrained" in c]
+    assert len(gpt2_cells) == 1, f"{name}: expected one GPT-2 cell reading FORGE_GPT2_PATH"
+    return code[0], gpt2_cells[0]
+
+
+@pytest.fixture
+def run_cells(monkeypatch):
+    """exec notebook cells in one namespace; the process-wide state they set is restored."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    with torch.random.fork_rng():
+        def run(*sources: str, name: str) -> dict:
+            namespace: dict = {"__name__": "__notebook__"}
+            for i, source in enumerate(sources):
+                exec(compile(source, f"{name} cell {i}", "exec"), namespace)
+            return namespace
+        yield run
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(deterministic)
+
+
+NOTEBOOKS = ["02_label_shifting.ipynb", "03_padding.ipynb"]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_hf_hub_offline_is_set_before_anything_imports_huggingface_hub(name):
+    setup, _ = setup_and_gpt2_cells(name)
+    statements = ast.parse(setup).body
+    sets_offline = [i for i, s in enumerate(statements) if "HF_HUB_OFFLINE" in ast.unparse(s)]
+    may_import_hub = [i for i, s in enumerate(statements) if isinstance(s, (ast.Import, ast.ImportFrom))
+                      and any(m in ast.unparse(s) for m in ("torchmetrics", "forge_lib",
+                                                            "transformers", "huggingface_hub"))]
+    assert sets_offline and may_import_hub and sets_offline[0] < min(may_import_hub)
+
+
+def test_notebook_02_setup_makes_huggingface_hub_offline(tmp_path):
+    """In a fresh process (this one imported huggingface_hub long ago): notebook 02's first cell
+    leaves huggingface_hub imported, and offline."""
+    setup, _ = setup_and_gpt2_cells("02_label_shifting.ipynb")
+    probe = (f"exec(compile({setup!r}, 'setup', 'exec'))\n"
+             "import sys\n"
+             "assert 'huggingface_hub' in sys.modules, 'the premise: torchmetrics imports it'\n"
+             "import huggingface_hub.constants\n"
+             "print(huggingface_hub.constants.HF_HUB_OFFLINE)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env["OMP_NUM_THREADS"] = "1"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT / "notebooks", env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_notebook_02_gpt2_cell_on_a_saved_tiny_gpt2(saved_gpt2, run_cells, monkeypatch, capsys):
+    monkeypatch.setenv("FORGE_GPT2_PATH", str(saved_gpt2))
+    setup, gpt2_cell = setup_and_gpt2_cells("02_label_shifting.ipynb")
+    ns = run_cells(setup, gpt2_cell, name="02")
+    printed = capsys.readouterr().out
+    assert "skipped" not in printed
+    for key in ("exp_of_hugging_face_loss", "shifted", "torchmetrics_shifted", "unshifted"):
+        assert f"\n{key} " in "\n" + printed
+    out, ids = ns["out"], ns["gpt2_ids"]
+    assert out.logits.shape == (*ids.shape, ns["gpt2"].config.vocab_size)
+    shifted = fl.perplexity(*fl.shift_for_causal_lm(out.logits, ids))
+    assert abs(math.log(shifted) - out.loss.item()) <= 4 * EPS32 * out.loss.item()
+
+
+def test_notebook_03_gpt2_cell_on_a_saved_tiny_gpt2(saved_gpt2, run_cells, monkeypatch, capsys):
+    monkeypatch.setenv("FORGE_GPT2_PATH", str(saved_gpt2))
+    setup, gpt2_cell = setup_and_gpt2_cells("03_padding.ipynb")
+    ns = run_cells(setup, gpt2_cell, name="03")
+    printed = capsys.readouterr().out
+    assert "skipped" not in printed
+    for key in ("gpt2_padding_counted", "gpt2_padding_ignored", "gpt2_pad_fraction"):
+        assert f"\n{key} " in "\n" + printed
+    model, tokenizer = ns["gpt2"], ns["gpt2_tokenizer"]
+    assert ns["gpt2_logits"].shape == (2, 48, model.config.vocab_size)
+    # padding ignored = each text alone, unpadded, token-weighted
+    sequences = [tokenizer(text)["input_ids"] for text in ns["texts"]]
+    nll, count = reference_nll(model, sequences)
+    assert int((ns["real_targets"] != -100).sum()) == count
+    ignored = fl.perplexity(ns["lg"], ns["real_targets"], ignore_index=-100)
+    assert abs(math.log(ignored) - nll / count) <= 1e-5 * (nll / count)
+    counted = fl.perplexity(ns["lg"], ns["all_targets"])
+    assert counted != pytest.approx(ignored, rel=1e-3)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_gpt2_cell_skips_when_the_model_is_absent(tmp_path, run_cells, monkeypatch, capsys, name):
+    monkeypatch.setenv("FORGE_GPT2_PATH", str(tmp_path / "no_such_model"))
+    setup, gpt2_cell = setup_and_gpt2_cells(name)
+    ns = run_cells(setup, gpt2_cell, name=name)
+    assert "skipped: GPT-2" in capsys.readouterr().out
+    assert ns.get("gpt2") is None
