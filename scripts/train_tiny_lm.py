@@ -20,6 +20,7 @@ from forge_lib.course.language import SPLITS, course_split, english_like_languag
 from forge_lib.course.model import CHECKPOINT_PATH, DATA_DIR, ModelConfig, count_parameters, save_checkpoint
 from forge_lib.course.training import TINY_LM_RUN, TrainState, train_tiny
 from forge_lib.metrics.evaluation import evaluate_lm
+from forge_lib.metrics.text import ppl_from_sum
 
 
 def _log_progress(every: int, started: float):
@@ -74,7 +75,7 @@ torch {card['torch_version']} on CPU |
 | validation perplexity | **{card['val_perplexity']:.4g}** |
 | exact floor (entropy rate) | **{card['floor_perplexity']:.4g}** \
 (exp of {math.log(card['floor_perplexity']):.4f} nats per token) |
-| true model on the same validation sentences | {math.exp(oracle_nll / oracle_n):.4g} |
+| true model on the same validation sentences | {ppl_from_sum(oracle_nll, oracle_n):.4g} |
 | gap to the floor | {100 * gap:.1f}% |
 
 The floor is the exact entropy rate of the language (`lang.floor_perplexity()`); the true

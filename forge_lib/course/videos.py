@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 
 from forge_lib.metrics import validation
-from forge_lib.metrics.feature_nets import _generator
 from forge_lib.metrics.video import _video
 
 __all__ = ["SyntheticVideo", "moving_shapes_video", "moving_shapes_dataset", "shuffle_frames",
@@ -138,7 +137,7 @@ def shuffle_frames(frames: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
     """
     frames = _video(frames)
     t = frames.shape[-4]
-    gen = _generator(seed)
+    gen = validation.seeded_generator(seed)
     perm = torch.randperm(t, generator=gen)
     while bool((perm == torch.arange(t)).all()):
         perm = torch.randperm(t, generator=gen)
@@ -154,7 +153,7 @@ def temporal_jitter(frames: torch.Tensor, *, max_shift: int = 1, seed: int = 0) 
     frames = _video(frames)
     validation.non_negative_int(max_shift, "max_shift")
     t = frames.shape[-4]
-    gen = _generator(seed)
+    gen = validation.seeded_generator(seed)
     shift = torch.randint(-max_shift, max_shift + 1, (t,), generator=gen)
     return _reindex(frames, (torch.arange(t) + shift).clamp(0, t - 1))
 
@@ -167,7 +166,7 @@ def flicker(frames: torch.Tensor, *, amplitude: float = 0.15, seed: int = 0) -> 
     """
     frames = validation.unit_images(_video(frames), "frames")  # the result is clipped to [0, 1]
     amplitude = validation.non_negative_number(amplitude, "amplitude")
-    gen = _generator(seed)
+    gen = validation.seeded_generator(seed)
     shape = [1] * frames.ndim
     shape[-4] = frames.shape[-4]
     offset = (torch.rand(shape, generator=gen, dtype=frames.dtype) * 2 - 1) * amplitude

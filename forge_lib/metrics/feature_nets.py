@@ -12,6 +12,7 @@ initialisation (He-normal from a torch.Generator, zero biases, frozen, eval mode
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,25 @@ from torch import nn
 from forge_lib.metrics import validation
 
 __all__ = ["RandomConvFeatures", "RandomVideoFeatures"]
+
+
+def _random_convs(conv: type[nn.Module], widths: object, in_channels: int, seed: object, *,
+                  strides: Callable[[int], int | tuple[int, ...]]) -> nn.ModuleList:
+    """The one initialisation of both nets: 3-wide kernels, He-normal weights drawn from a
+    generator seeded with `seed`, zero biases, frozen. skip_init plus our own generator: building
+    a net leaves the global RNG untouched, so it changes no other result."""
+    widths = validation.positive_ints(widths, "widths")
+    generator = validation.seeded_generator(seed)
+    convs = nn.ModuleList()
+    for i, (c_in, c_out) in enumerate(zip((in_channels, *widths[:-1]), widths, strict=True)):
+        layer = nn.utils.skip_init(conv, c_in, c_out, 3, stride=strides(i), padding=1)
+        fan_in = layer.weight[0].numel()  # c_in x 3 x 3 (x 3)
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator)
+                               * math.sqrt(2.0 / fan_in))
+            layer.bias.zero_()
+        convs.append(layer)
+    return convs.requires_grad_(False)
 
 
 class RandomConvFeatures(nn.Module):
@@ -43,19 +63,9 @@ class RandomConvFeatures(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64), *, seed: int = 0,
                  in_channels: int = 3) -> None:
         super().__init__()
-        widths = validation.positive_ints(widths, "widths")
         self.in_channels = validation.positive_int(in_channels, "in_channels")
-        gen = torch.Generator().manual_seed(validation.integer(seed, "seed"))
-        self.convs = nn.ModuleList()
-        for c_in, c_out in zip((in_channels, *widths[:-1]), widths, strict=True):
-            conv = nn.utils.skip_init(nn.Conv2d, c_in, c_out, 3, stride=2, padding=1)
-            # skip_init + our own generator: building the net leaves the global RNG untouched
-            with torch.no_grad():
-                conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen)
-                                  * math.sqrt(2.0 / (c_in * 9)))
-                conv.bias.zero_()
-            self.convs.append(conv)
-        self.num_features = sum(widths)
+        self.convs = _random_convs(nn.Conv2d, widths, in_channels, seed, strides=lambda i: 2)
+        self.num_features = sum(c.out_channels for c in self.convs)
         self.requires_grad_(False)
         self.eval()
 
@@ -75,10 +85,6 @@ class RandomConvFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([m.mean(dim=(2, 3)) for m in self.stages(x)], dim=1)  # (B, D)
-
-
-def _generator(seed: object) -> torch.Generator:
-    return torch.Generator().manual_seed(validation.integer(seed, "seed"))
 
 
 class RandomVideoFeatures(nn.Module):
@@ -102,21 +108,15 @@ class RandomVideoFeatures(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64), *, seed: int = 0,
                  in_channels: int = 3, motion_only: bool = True) -> None:
         super().__init__()
-        widths = validation.positive_ints(widths, "widths")
         self.in_channels = validation.positive_int(in_channels, "in_channels")
-        gen = _generator(seed)
-        self.convs = nn.ModuleList()
-        for i, (c_in, c_out) in enumerate(zip((in_channels, *widths[:-1]), widths, strict=True)):
-            stride = (1, 2, 2) if i == 0 else (2, 2, 2)
-            conv = nn.utils.skip_init(nn.Conv3d, c_in, c_out, 3, stride=stride, padding=1)
+        # stride 1 in time at first: a short clip keeps its frames for the later stages
+        self.convs = _random_convs(nn.Conv3d, widths, in_channels, seed,
+                                   strides=lambda i: (1, 2, 2) if i == 0 else (2, 2, 2))
+        if motion_only:  # zero temporal mean: a static video gives no signal
             with torch.no_grad():
-                conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen)
-                                  * math.sqrt(2.0 / (c_in * 27)))
-                if motion_only and i == 0:  # zero temporal mean: a static video gives no signal
-                    conv.weight.sub_(conv.weight.mean(dim=2, keepdim=True))
-                conv.bias.zero_()
-            self.convs.append(conv)
-        self.num_features = 2 * sum(widths)
+                first = self.convs[0].weight
+                first.sub_(first.mean(dim=2, keepdim=True))
+        self.num_features = 2 * sum(c.out_channels for c in self.convs)
         self.requires_grad_(False)
         self.eval()
 

@@ -197,6 +197,11 @@ def integer(x: object, name: str) -> int:
     return int(x)
 
 
+def seeded_generator(seed: object) -> torch.Generator:
+    """A torch.Generator seeded with an int seed (a float or a bool is refused, not truncated)."""
+    return torch.Generator().manual_seed(integer(seed, "seed"))
+
+
 def positive_ints(x: object, name: str) -> tuple[int, ...]:
     """A non-empty tuple (or list) of positive ints, such as the widths of a net's layers."""
     if not isinstance(x, (tuple, list)) or len(x) == 0:
