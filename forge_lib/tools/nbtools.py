@@ -12,7 +12,6 @@ metadata (`forge.run_time_s`), which is where the README's map takes its run tim
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import subprocess
@@ -54,6 +53,16 @@ def _coalesce_streams(outputs: list) -> list:
     return joined
 
 
+def _state_run_time(nb: nbformat.NotebookNode) -> bool:
+    """Make the title cell's "**Run time:** about N s" say the recorded measurement, as the map
+    does (one number, two places); True if it changed."""
+    from forge_lib.tools.publish import run_time_text
+
+    stated = RUN_TIME.sub(rf"\g<1>about {run_time_text(nb)}", nb.cells[0].source, count=1)
+    changed, nb.cells[0].source = stated != nb.cells[0].source, stated
+    return changed
+
+
 def run_notebook(path: Path, timeout: int = 300) -> float:
     from nbclient import NotebookClient
 
@@ -70,9 +79,7 @@ def run_notebook(path: Path, timeout: int = 300) -> float:
             cell.outputs = _coalesce_streams(cell.outputs)
     elapsed = round(elapsed, 1)
     nb.metadata.setdefault("forge", {})["run_time_s"] = elapsed
-    # Keep the title cell's "Run time: about N s" true: the measurement rounded up to 5 s.
-    about = f"about {max(5, 5 * math.ceil(elapsed / 5))} s"
-    nb.cells[0].source = RUN_TIME.sub(rf"\g<1>{about}", nb.cells[0].source, count=1)
+    _state_run_time(nb)
     nbformat.write(nb, path)
     return elapsed
 
@@ -93,8 +100,14 @@ def notebook_map(link_folder: str = "notebooks/") -> str:
 
 
 def write_map() -> None:
-    """Write the map into the README and into the markdown cell of 00 that holds the markers."""
-    from forge_lib.tools.publish import replace_between
+    """Write the map into the README and into the markdown cell of 00 that holds the markers,
+    and make every title cell state the run time the map shows."""
+    from forge_lib.tools.publish import notebook_paths, replace_between
+
+    for path in notebook_paths(NOTEBOOK_DIR):
+        nb = nbformat.read(path, as_version=4)
+        if _state_run_time(nb):
+            nbformat.write(nb, path)
 
     README.write_text(replace_between(README.read_text(), MAP_START, MAP_END, notebook_map(),
                                       where="README.md"))
