@@ -14,6 +14,7 @@ Every public name is re-exported here, explicitly. Where things live:
              evaluation   the one evaluation loop (any causal LM, Hugging Face's included),
                           memory-bounded (chunked) scoring from hidden states
              windows      sliding-window perplexity of long texts
+             uncertainty  bootstrap intervals of a perplexity; paired comparisons of two models
              profiling    MemoryTracker, Timer, measure
              checkpoint   verified, atomic saves; BestCheckpoint; exact resume
              diagnostics  diagnose(): warning signs in training curves
@@ -154,6 +155,7 @@ from forge_lib.metrics.text import (
     shift_for_causal_lm,
     token_accuracy,
 )
+from forge_lib.metrics.uncertainty import Interval, compare_perplexities, perplexity_interval, sequence_nll
 from forge_lib.metrics.video import (
     backward_warp,
     estimate_flow_farneback,
@@ -166,6 +168,7 @@ from forge_lib.metrics.vision import (
     frechet_distance,
     frechet_distance_from_stats,
     gaussian_stats,
+    kernel_inception_distance,
     perceptual_distance,
     psnr,
     ssim,

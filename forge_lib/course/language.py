@@ -262,18 +262,23 @@ class MarkovLanguage:
         """Expected number of predicted tokens (words plus <eos>) per sentence."""
         return float(self.expected_visits().sum())
 
-    def true_nll_sum_and_count(self, sentences: list[list[int]]) -> tuple[float, int]:
-        """NLL of the sentences under the true chain: what a perfect model would score on them."""
-        nll, count = 0.0, 0
+    def true_nll_per_sentence(self, sentences: list[list[int]]) -> torch.Tensor:
+        """NLL (nats, float64) of each sentence under the true chain: what a perfect model would
+        score on it. (S,); a sentence of n ids has n - 1 targets."""
         logp = self.transition.log()
+        nll = []
         for i, ids in enumerate(validation.id_lists(sentences, "sentences")):
             ids_t = validation.token_ids(ids, f"sentences[{i}]", len(self.tokenizer))
             if len(ids_t) == 0:
                 raise ValueError(f"sentences[{i}]: expected at least one id ([BOS, ..., EOS]), got "
                                  f"an empty sentence.")
-            nll -= float(logp[ids_t[:-1], ids_t[1:]].sum())
-            count += len(ids_t) - 1
-        return nll, count
+            nll.append(-logp[ids_t[:-1], ids_t[1:]].sum())
+        return torch.stack(nll) if nll else torch.zeros(0, dtype=torch.float64)
+
+    def true_nll_sum_and_count(self, sentences: list[list[int]]) -> tuple[float, int]:
+        """Summed NLL and target count of the sentences under the true chain."""
+        nll = self.true_nll_per_sentence(sentences).tolist()
+        return sum(nll, 0.0), sum(len(s) - 1 for s in sentences)  # summed in order, as floats
 
 
 def _zipf(n: int) -> torch.Tensor:

@@ -23,8 +23,17 @@ synthetic curves in tests/metrics/test_diagnostics.py):
   absolute deviation, a robust standard deviation) exceeds `oscillation` (5%) of the start.
   Scatter is scaled by the start, not by the current level, so a memorised loss near zero does
   not look noisy.
-- overfitting (needs val_loss): validation rose more than `overfit_rise` (3%) above its best
-  while the train level kept falling (by at least the same 3%) after that evaluation.
+- overfitting (needs val_loss): validation rose above its best by a margin, and stayed there,
+  while the train level kept falling (by at least `overfit_rise`, 3%) after that evaluation.
+  The margin is the larger of `overfit_rise` (3%) of the best and `overfit_noise` (3) times the
+  validation curve's own noise: 1.4826 x the median absolute difference between consecutive
+  evaluations, divided by sqrt(2) (for Gaussian noise of std s that is s: a difference carries
+  the noise of two evaluations; the median ignores single spikes). "Stayed there": the last
+  `overfit_patience` (3) evaluations are all above best + margin. So jitter on a flat
+  validation curve, or a single bad evaluation, is not overfitting; a validation loss that
+  turns up and keeps rising is. (A best evaluation that is itself a deep low outlier can still
+  fool the rule now and then: on flat curves with 2% noise it fires on 5% of seeds, against
+  61% for a bare "3% above the best".)
 - plateau: over the second half, a least-squares line through the loss falls by less than
   `plateau_share` (2%) of the run's total progress (start - end) plus one standard error of
   that fall (so noise alone does not pass for progress). Not reported when oscillating or
@@ -37,6 +46,13 @@ synthetic curves in tests/metrics/test_diagnostics.py):
 - eval_not_finite: validation NaN/Inf while the train loss is finite: the evaluation is broken.
 - insufficient_data: fewer than `min_points` (10) train losses; nothing else is judged.
 - healthy: none of the warnings above.
+
+Precedence, when two rules fire on one run: insufficient_data and diverged stop the reading
+(nothing else is judged). not_learning excludes overfitting: overfitting means the model
+memorises its training data, which shows as a falling train loss; if the train loss never fell,
+a rising validation loss is something else (drift of a model that learns nothing, or a broken
+evaluation), and the remedy of not_learning is the one to try first. oscillating and
+overfitting exclude plateau (they explain a flat stretch better).
 """
 
 from __future__ import annotations
@@ -95,6 +111,8 @@ class Thresholds:
     min_drop: float = 0.05
     oscillation: float = 0.05
     overfit_rise: float = 0.03
+    overfit_noise: float = 3.0
+    overfit_patience: int = 3
     plateau_share: float = 0.02
     floor_tol: float = 0.05
     spike_factor: float = 10.0
@@ -103,8 +121,9 @@ class Thresholds:
         # A NaN threshold makes every comparison False, which turns an exploding curve into
         # "not_learning" without a word; refuse it, and anything negative, here.
         validation.positive_int(self.min_points, "min_points")
-        for name in ("explode_rise", "min_drop", "oscillation", "overfit_rise", "plateau_share",
-                     "floor_tol", "spike_factor"):
+        validation.positive_int(self.overfit_patience, "overfit_patience")
+        for name in ("explode_rise", "min_drop", "oscillation", "overfit_rise", "overfit_noise",
+                     "plateau_share", "floor_tol", "spike_factor"):
             validation.positive_number(getattr(self, name), name)
 
 
@@ -257,6 +276,9 @@ def diagnose(
     codes = {f.code for f in findings}
     drop = (start - end) / abs(start) if start != 0 else 0.0
     if drop < th.min_drop:
+        # Precedence (module doc): a train loss that never fell has memorised nothing, so a
+        # rising validation loss beside it is not overfitting.
+        findings = [f for f in findings if f.code != "overfitting"]
         findings.append(Finding("not_learning", f"the loss went from {fmt(start)} to "
                                 f"{fmt(end)}, a {fmt(100 * drop, 2)}% drop in {n} steps",
                                 {"start": start, "end": end, "steps": n},
@@ -321,23 +343,48 @@ def _validation_findings(level: torch.Tensor, val: list[float], steps: list[int]
                                 REMEDIES["eval_not_finite"]))
     if len(finite) < 2:
         return findings
-    best_step, best = min(finite, key=lambda sv: sv[1])
+    best_index = min(range(len(finite)), key=lambda k: finite[k][1])  # earliest on a tie
+    best_step, best = finite[best_index]
     last_step, last = finite[-1]
     train_at_best = float(level[best_step - 1])
     train_at_last = float(level[last_step - 1])
-    if (last - best > th.overfit_rise * abs(best)
+    noise = _step_noise([v for _, v in finite])
+    margin = max(th.overfit_rise * abs(best), th.overfit_noise * noise)
+    # How many evaluations at the end lie above best + margin, in a row.
+    above = next((k for k, (_, v) in enumerate(reversed(finite)) if v <= best + margin),
+                 len(finite))
+    if (above >= th.overfit_patience
             and train_at_best - train_at_last > th.overfit_rise * abs(train_at_best)):
         findings.append(Finding("overfitting", f"validation loss bottomed at {fmt(best)} (step "
-                                f"{best_step}) and rose to {fmt(last)} (step {last_step}) while "
-                                f"the train loss fell from {fmt(train_at_best)} to "
+                                f"{best_step}) and rose to {fmt(last)} (step {last_step}), "
+                                f"above {fmt(best + margin)} for the last {above} evaluations, "
+                                f"while the train loss fell from {fmt(train_at_best)} to "
                                 f"{fmt(train_at_last)}", {"best_step": best_step,
                                                           "best_val": best,
                                                           "last_step": last_step,
                                                           "last_val": last,
+                                                          "margin": margin,
+                                                          "val_noise": noise,
+                                                          "evaluations_above": above,
                                                           "train_at_best": train_at_best,
                                                           "train_at_last": train_at_last},
                                 REMEDIES["overfitting"]))
     return findings
+
+
+def _step_noise(values: list[float]) -> float:
+    """The noise of one evaluation: 1.4826 x the median absolute difference of consecutive
+    values / sqrt(2), which is s for independent Gaussian noise of std s (a difference carries
+    two values' noise; the median ignores single spikes). A steady trend adds its step to the
+    estimate, which only makes the overfitting rule more cautious. 0.0 for < 3 values.
+
+    >>> round(_step_noise([1.0, 1.2, 1.0, 1.2, 1.0, 1.2]), 4)  # jumps of 0.2
+    0.2097
+    """
+    if len(values) < 3:
+        return 0.0
+    diffs = torch.tensor(values, dtype=torch.float64).diff()  # (n - 1,)
+    return 1.4826 * float(diffs.abs().median()) / math.sqrt(2)
 
 
 def _gradient_findings(grads: list[float], th: Thresholds) -> list[Finding]:

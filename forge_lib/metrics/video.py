@@ -9,7 +9,9 @@ Flows are in pixels, (T-1, 2, H, W), channel 0 = x (right), 1 = y (down), and th
 *backward* flows: flows[t] maps each pixel p of frame t+1 to where it came from in frame t, so
 frames[t+1](p) = frames[t](p + flows[t](p)). That is the direction `grid_sample` needs to warp
 frame t onto frame t+1 (backward warping: every output pixel pulls its value from the source).
-FVD is `fl.frechet_distance` over clip features, e.g. from `fl.RandomVideoFeatures`.
+FVD is `fl.frechet_distance` over clip features. Published FVD (Unterthiner et al. 2018) uses
+I3D features (Kinetics-400) of 16-frame 224 x 224 clips; the course's offline stand-in,
+`fl.RandomVideoFeatures`, gives values that are not comparable to published ones.
 """
 
 from __future__ import annotations

@@ -123,6 +123,19 @@ def test_video_features():
         net(videos[0])
 
 
+def test_motion_only_features_of_a_static_clip():
+    # Motion-only kernels cancel static content in the interior frames, but the zero padding in
+    # time makes the first and last frame respond: a static clip's features are not zero.
+    net = fl.RandomVideoFeatures(seed=0)
+    moving = fl.moving_shapes_video(n_frames=16, size=32, seed=0).frames  # (16, 3, 32, 32)
+    static = moving[:1].repeat(16, 1, 1, 1)
+    first = net.convs[0](static[None].permute(0, 2, 1, 3, 4) * 2 - 1)  # (1, 16, T, H', W')
+    assert first[:, :, 1:-1].abs().max() < 1e-5  # interior frames: no response
+    assert first[:, :, 0].abs().max() > 0.1 and first[:, :, -1].abs().max() > 0.1  # borders
+    static_norm, moving_norm = net(static[None]).norm().item(), net(moving[None]).norm().item()
+    assert 0.1 < static_norm < 0.5 * moving_norm  # about 0.36 and 1.58
+
+
 def test_estimated_flow_recovers_a_translation():
     pytest.importorskip("cv2")
     gen = torch.Generator().manual_seed(0)

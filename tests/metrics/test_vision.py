@@ -196,6 +196,26 @@ def test_frechet_singular_covariance_stays_real_and_finite():
     assert with_eps != ours.item() and math.isfinite(with_eps)
 
 
+def test_frechet_eps_lowers_the_value_unlike_a_plus_2_eps_d_bias():
+    gen = torch.Generator().manual_seed(3)
+    a = torch.randn(300, 40, generator=gen, dtype=torch.float64)
+    b = 1.3 * torch.randn(300, 40, generator=gen, dtype=torch.float64) + 0.1
+    base = fl.frechet_distance(a, b).item()
+    previous = base
+    for eps in (1e-4, 1e-3, 1e-2):  # the same N(0, eps I) added to both: never further apart
+        value = fl.frechet_distance(a, b, eps=eps).item()
+        assert value < previous
+        previous = value
+    # pytorch-fid's fallback offsets only inside the square root: lower by a further 2 eps D.
+    eps, d = 1e-3, 40
+    s_a, s_b = np.cov(a.numpy().T), np.cov(b.numpy().T)
+    off = eps * np.eye(d)
+    pytorch_fid = (np.square(a.mean(0).numpy() - b.mean(0).numpy()).sum() + np.trace(s_a)
+                   + np.trace(s_b) - 2 * np.trace(scipy.linalg.sqrtm((s_a + off) @ (s_b + off))).real)
+    ours = fl.frechet_distance(a, b, eps=eps).item()
+    assert abs(pytorch_fid - (ours - 2 * eps * d)) < 1e-8 * base
+
+
 def test_frechet_bad_inputs():
     a, b = _feature_sets(0)
     with pytest.raises(ValueError, match="same extractor"):
