@@ -69,6 +69,9 @@ from forge_lib.metrics.fmt import fmt
 
 __all__ = ["Finding", "Thresholds", "diagnose", "curve_summary", "CODES", "REMEDIES"]
 
+# A normal distribution's standard deviation per median absolute deviation: robust scatters.
+MAD_TO_STD = 1.4826
+
 # Most severe first: diagnose returns its findings in this order.
 CODES = ("insufficient_data", "diverged", "eval_not_finite", "not_learning", "overfitting",
          "oscillating", "plateau", "gradient_spikes", "healthy")
@@ -203,7 +206,7 @@ def curve_summary(train_loss: Sequence[float]) -> dict:
             "end": _median(train[-max(3, n // 10):]),
             "best_step": low + 1, "best_level": float(level[low]),
             "peak_step": peak + 1, "peak_level": float(level[peak]),
-            "scatter": 1.4826 * float((resid - resid.median()).abs().median()),
+            "scatter": MAD_TO_STD * float((resid - resid.median()).abs().median()),
             "late_gain": late_gain, "late_gain_se": late_gain_se}
 
 
@@ -384,7 +387,7 @@ def _step_noise(values: list[float]) -> float:
     if len(values) < 3:
         return 0.0
     diffs = torch.tensor(values, dtype=torch.float64).diff()  # (n - 1,)
-    return 1.4826 * float(diffs.abs().median()) / math.sqrt(2)
+    return MAD_TO_STD * float(diffs.abs().median()) / math.sqrt(2)
 
 
 def _gradient_findings(grads: list[float], th: Thresholds) -> list[Finding]:

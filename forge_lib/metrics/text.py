@@ -164,6 +164,14 @@ def ppl_from_loss(mean_nll: float | torch.Tensor, *, dtype: torch.dtype = torch.
     return math.exp(value)
 
 
+def _no_tokens(caller: str, ignore_index: int | None, advice: str = "") -> ValueError:
+    """The one message for a metric of zero tokens, saying why there were none."""
+    why = ("there are no targets at all (an empty batch, or no batch?)" if ignore_index is None
+           else f"every target equals ignore_index={ignore_index} (an all-padding batch?), "
+                f"or there were no targets at all")
+    return ValueError(f"{caller}: no tokens to score, {why}.{advice}")
+
+
 def ppl_from_sum(nll_sum: float | torch.Tensor, count: int, *, ignore_index: int | None = None,
                  caller: str = "ppl_from_sum") -> float:
     """exp(nll_sum / count): the perplexity of `count` tokens whose NLLs sum to `nll_sum` nats.
@@ -178,11 +186,8 @@ def ppl_from_sum(nll_sum: float | torch.Tensor, count: int, *, ignore_index: int
     """
     count = validation.non_negative_int(count, "count")
     if count == 0:
-        why = ("there are no targets at all (an empty batch, or no batch?)" if ignore_index is None
-               else f"every target equals ignore_index={ignore_index} (an all-padding batch?), "
-                    f"or there were no targets at all")
-        raise ValueError(f"{caller}: no tokens to score, {why}. Skip the batch, or accumulate "
-                         f"sums and counts over several batches with fl.Perplexity.")
+        raise _no_tokens(caller, ignore_index, " Skip the batch, or accumulate sums and counts "
+                                               "over several batches with fl.Perplexity.")
     return ppl_from_loss(float(nll_sum) / count)
 
 
@@ -271,10 +276,7 @@ def token_accuracy(
         flat_logits, flat_target = flat_logits[keep], flat_target[keep]
     n_tokens = flat_target.numel()
     if n_tokens == 0:
-        why = ("it is an empty batch" if ignore_index is None else
-               f"every target equals ignore_index={ignore_index} (an all-padding batch?), or the "
-               f"batch is empty")
-        raise ValueError(f"token_accuracy: no tokens to score, {why}.")
+        raise _no_tokens("token_accuracy", ignore_index)
     correct = 0
     rows = max(1, _CHUNK_ELEMENTS // flat_logits.shape[1])
     for start in range(0, n_tokens, rows):

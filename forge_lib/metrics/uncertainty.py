@@ -17,12 +17,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
 from forge_lib.metrics import validation
 from forge_lib.metrics.batching import iterate_batches
 from forge_lib.metrics.evaluation import evaluating, model_logits
-from forge_lib.metrics.text import ppl_from_sum, shift_for_causal_lm
+from forge_lib.metrics.text import nll_sum_and_count, ppl_from_sum, shift_for_causal_lm
 
 __all__ = ["Interval", "sequence_nll", "perplexity_interval", "compare_perplexities"]
 
@@ -44,16 +43,11 @@ def sequence_nll(model, sequences: list[list[int]], *, batch_size: int = 64
         for batch in iterate_batches(sequences, batch_size):
             logits, target = shift_for_causal_lm(model_logits(model, batch["input_ids"]),
                                                  batch["labels"])  # (B, T-1, V), (B, T-1)
-            validation.logits_and_target(logits, target, -100)
-            # fl.nll_sum_and_count's per-token loss (the fused log-softmax), summed per row
-            token_nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
-                                        target.reshape(-1), ignore_index=-100,
-                                        reduction="none").view(target.shape)  # (B, T-1)
-            sums.append(token_nll.double().sum(dim=1))
-            counts.append((target != -100).sum(dim=1))
-    nll = torch.cat(sums)
-    validation.all_finite(nll, "logits")
-    return nll, torch.cat(counts)
+            for row_logits, row_target in zip(logits, target, strict=True):
+                nll, n = nll_sum_and_count(row_logits, row_target, ignore_index=-100)
+                sums.append(nll)
+                counts.append(n)
+    return torch.stack(sums), torch.tensor(counts, dtype=torch.long)
 
 
 def _per_sequence(nll_sums: object, counts: object) -> tuple[torch.Tensor, torch.Tensor]:

@@ -145,6 +145,16 @@ def _features(x: object, name: str) -> torch.Tensor:
     return x
 
 
+def _feature_pair(a: object, b: object, name_a: str, name_b: str
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two feature sets (N_a, D) and (N_b, D) of one extractor: the same D."""
+    a, b = _features(a, name_a), _features(b, name_b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"{name_a} has {a.shape[1]} dimensions and {name_b} {b.shape[1]}: "
+                         f"both sets must come from the same extractor (same D).")
+    return a, b
+
+
 def gaussian_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean (D,) and unbiased covariance (D, D) of features (N, D), both float64.
 
@@ -232,11 +242,7 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor, *,
     >>> round(frechet_distance(a, a + 1.0).item(), 6)   # same covariance: ||(1, 1, 1)||^2
     3.0
     """
-    a = _features(features_a, "features_a")
-    b = _features(features_b, "features_b")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"features_a has {a.shape[1]} dimensions and features_b {b.shape[1]}: "
-                         f"both sets must come from the same extractor (same D).")
+    a, b = _feature_pair(features_a, features_b, "features_a", "features_b")
     return frechet_distance_from_stats(*gaussian_stats(a), *gaussian_stats(b), eps=eps)
 
 
@@ -271,11 +277,8 @@ def kernel_inception_distance(features_real: torch.Tensor, features_fake: torch.
     >>> bool(mean > 5 * std)   # a shifted copy is far away; same-set values straddle 0
     True
     """
-    real = _features(features_real, "features_real").double()
-    fake = _features(features_fake, "features_fake").double()
-    if real.shape[1] != fake.shape[1]:
-        raise ValueError(f"features_real has {real.shape[1]} dimensions and features_fake "
-                         f"{fake.shape[1]}: both sets must come from the same extractor (same D).")
+    real, fake = (x.double() for x in _feature_pair(features_real, features_fake,
+                                                     "features_real", "features_fake"))
     subsets = validation.positive_int(subsets, "subsets")
     subset_size = validation.positive_int(subset_size, "subset_size")
     smallest = min(len(real), len(fake))

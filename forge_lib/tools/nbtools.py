@@ -21,8 +21,15 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK_DIR = ROOT / "notebooks"
+from forge_lib.tools.publish import (
+    NOTEBOOK_DIR,
+    ROOT,
+    notebook_paths,
+    notebook_title,
+    replace_between,
+    run_time_text,
+)
+
 README = ROOT / "README.md"
 RUN_TIME = re.compile(r"(\*\*Run time:\*\* )about \d+ s")
 MAP_START, MAP_END = "<!-- map:start -->", "<!-- map:end -->"
@@ -56,8 +63,6 @@ def _coalesce_streams(outputs: list) -> list:
 def _state_run_time(nb: nbformat.NotebookNode) -> bool:
     """Make the title cell's "**Run time:** about N s" say the recorded measurement, as the map
     does (one number, two places); True if it changed."""
-    from forge_lib.tools.publish import run_time_text
-
     stated = RUN_TIME.sub(rf"\g<1>about {run_time_text(nb)}", nb.cells[0].source, count=1)
     changed, nb.cells[0].source = stated != nb.cells[0].source, stated
     return changed
@@ -89,8 +94,6 @@ def notebook_map(link_folder: str = "notebooks/") -> str:
 
     Links are relative to where the map is shown: "notebooks/" from the README, "" from 00.
     """
-    from forge_lib.tools.publish import notebook_paths, notebook_title, run_time_text
-
     rows = ["| # | notebook | run time |", "|---|---|---|"]
     for path in notebook_paths(NOTEBOOK_DIR):
         nb = nbformat.read(path, as_version=4)
@@ -102,8 +105,6 @@ def notebook_map(link_folder: str = "notebooks/") -> str:
 def write_map() -> None:
     """Write the map into the README and into the markdown cell of 00 that holds the markers,
     and make every title cell state the run time the map shows."""
-    from forge_lib.tools.publish import notebook_paths, replace_between
-
     for path in notebook_paths(NOTEBOOK_DIR):
         nb = nbformat.read(path, as_version=4)
         if _state_run_time(nb):
@@ -145,7 +146,7 @@ def main(argv: list[str]) -> None:
         sys.exit(run_other_kernels(argv[1:]))
     if argv[:1] != ["run"]:
         sys.exit(__doc__)
-    paths = [Path(p) for p in argv[1:]] or sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(p) for p in argv[1:]] or notebook_paths(NOTEBOOK_DIR)
     for path in paths:
         print(f"{path.name:<40} {run_notebook(path):6.1f} s", flush=True)
 
