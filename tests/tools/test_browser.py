@@ -234,7 +234,10 @@ def _wait_for_connected_kernel(page, origin: str, token: str, timeout: float = 1
     while time.monotonic() < deadline:
         kernels = page.request.get(f"{origin}/api/kernels",
                                    headers={"Authorization": f"token {token}"}).json()
-        if any(k["execution_state"] == "idle" and k["connections"] > 0 for k in kernels):
+        # A kernel still starting can make jupyter_server answer with an error object (its
+        # last_activity is not set yet) instead of the list: not ready, ask again.
+        if isinstance(kernels, list) and any(k["execution_state"] == "idle" and k["connections"] > 0
+                                             for k in kernels):
             return
         page.wait_for_timeout(500)
     raise TimeoutError(f"no kernel was idle and connected within {timeout:g} s: {kernels}")
