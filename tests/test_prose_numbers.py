@@ -26,6 +26,16 @@ CITED = {
     "05": {"2.7e43": "the source material's remark on exp(100)"},
     "06": {"100,000,000": "the demo's 100 MB in bytes, by definition (10**6 bytes a megabyte)"},
     "08": {"50,257": "GPT-2's vocabulary size (Radford et al. 2019)"},
+    "12": {"37.50": "GPT-2 117M, WikiText-103 perplexity (Radford et al. 2019, Table 3)",
+           "17.48": "GPT-2 1.5B, WikiText-103 perplexity (Radford et al. 2019, Table 3)",
+           "19.93": "GPT-2 762M, WikiText-2 perplexity (Radford et al. 2019, Table 3), as the "
+                    "Hugging Face guide quotes it",
+           "2.5": "the gain of GPT-2's invertible de-tokenisers, 2.5 to 5 perplexity "
+                  "(Radford et al. 2019, section 3.1)",
+           "19.44": "GPT-2 large on WikiText-2, stride 1024 (Hugging Face transformers guide "
+                    "'Perplexity of fixed-length models')",
+           "16.44": "GPT-2 large on WikiText-2, stride 512 (the same guide)",
+           "1.5": "the largest GPT-2, 1.5B parameters (Radford et al. 2019)"},
     "13": {"1.5": "SSIM's Gaussian window, Wang et al. 2004",
            "2,048": "Inception-v3's pool3 width (Szegedy et al. 2016)",
            "50,000": "the FID convention of 50,000 generated images (Heusel et al. 2017)"},

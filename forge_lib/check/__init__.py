@@ -3,8 +3,12 @@
 One module per notebook, nbNN_<notebook>.py, holds that notebook's checkers. Each runs the
 learner's answer on hidden cases and prints a verdict: "Correct: ...", or "Not yet: ..." with
 a hint naming the case that failed and what was expected. It never raises on a wrong answer, so
-a learner sees a hint, not a traceback. Checkers return a Verdict, truthy when correct, for
-tests. Expected values come from float64 arithmetic or fl's own functions, not the learner's.
+a learner sees a hint, not a traceback; the student edition's stub, which still raises
+NotImplementedError, gets "Not yet: define `f` in the cell above, ...". Where an exercise rules
+out a shortcut (a library call, joining micro-batches, unchunked logits), the checker watches
+the torch calls the answer makes (_core.TorchCalls), so a right value alone does not pass.
+Checkers return a Verdict, truthy when correct, for tests. Expected values come from float64
+arithmetic or fl's own functions, not the learner's.
 """
 
 from forge_lib.check._core import Verdict, verdict

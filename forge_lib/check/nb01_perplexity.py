@@ -21,6 +21,12 @@ def perplexity_from_probs(fn: Callable[[list[float]], float]) -> Verdict:
 
     def mistakes(args, got):
         probs = args[0]
+        mean_nll = -sum(math.log(p) for p in probs) / len(probs)
+        if close(got, mean_nll):
+            return "that is the mean NLL (a log); perplexity is exp of it: math.exp(mean NLL)."
+        if close(got, math.exp(-mean_nll)):
+            return ("that is 1 / perplexity (the geometric mean of p): the NLL is -log p, "
+                    "so mind the minus sign.")
         if close(got, sum(1 / p for p in probs) / len(probs)):
             return "that is the arithmetic mean of 1/p; perplexity is the geometric mean."
         if close(got, math.prod(probs) ** (-1)):
@@ -46,6 +52,11 @@ def bits_per_byte_from_loss(fn: Callable[[float, int, int], float]) -> Verdict:
         loss, tokens, nbytes = args
         if close(got, loss * tokens / nbytes):
             return "that is nats per byte; divide by ln 2 to turn nats into bits."
+        if close(got, loss * nbytes / math.log(2) / tokens):
+            return ("n_tokens and n_bytes are swapped: the total NLL is mean_nll * n_tokens, "
+                    "and bits per byte divides it by n_bytes.")
+        if close(got, loss * tokens * math.log(2) / nbytes):
+            return "nats to bits is a division by ln 2, not a multiplication."
         if close(got, loss / math.log(2) / nbytes):
             return ("the loss is a mean per token: multiply by the number of tokens to get the "
                     "total, then divide by the bytes.")

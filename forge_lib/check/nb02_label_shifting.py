@@ -12,6 +12,9 @@ from forge_lib.metrics.text import nll_sum_and_count, perplexity, shift_for_caus
 
 __all__ = ["causal_lm_accuracy", "causal_lm_perplexity", "shift_labels"]
 
+_WRONG_WAY = ("that shifts the wrong way (logits[:, 1:] against labels[:, :-1]): keep "
+              "logits[:, :-1] and labels[:, 1:], since position i predicts token i + 1.")
+
 
 def _lm_case(seed: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
@@ -36,12 +39,30 @@ def causal_lm_perplexity(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> V
         unshifted = perplexity(logits, labels, ignore_index=-100)
         if close(got, unshifted):
             return "you scored logits[:, i] against labels[:, i]; logits[:, i] predicts token i+1."
-        nll, _ = nll_sum_and_count(logits[:, :-1], labels[:, 1:], ignore_index=-100)
+        if close(got, perplexity(logits[:, 1:], labels[:, :-1], ignore_index=-100)):
+            return _WRONG_WAY
+        nll, count = nll_sum_and_count(logits[:, :-1], labels[:, 1:], ignore_index=-100)
+        if close(got, nll.item() / count):
+            return "that is the mean NLL; perplexity is its exp."
         if close(got, math.exp(nll.item() / labels[:, 1:].numel())):
             return "the denominator counts padded positions; divide by real tokens only."
-        return None
+        return _per_row_mean_hint(logits[:, :-1], labels[:, 1:], got)
 
     return run_cases("causal_lm_perplexity", fn, cases, mistakes)
+
+
+def _per_row_mean_hint(logits: torch.Tensor, target: torch.Tensor, got: object) -> str | None:
+    """The hint for averaging per-sentence perplexities (or mean losses) of aligned logits (B, T, V)
+    and targets (B, T), -100 at padding; None when `got` is neither."""
+    rows = [nll_sum_and_count(lg, t, ignore_index=-100) for lg, t in zip(logits, target, strict=True)]
+    means = [nll.item() / count for nll, count in rows if count > 0]
+    if close(got, sum(math.exp(m) for m in means) / len(means)):
+        return ("that is the mean of the sentences' perplexities, which is not a perplexity: "
+                "add up the NLL of all real tokens, divide by their count, then exp.")
+    if close(got, math.exp(sum(means) / len(means))):
+        return ("that averages the sentences' mean losses, which weighs a short sentence like a "
+                "long one; divide the total NLL by the total count of real tokens, then exp.")
+    return None
 
 
 def _shift_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
@@ -69,9 +90,10 @@ def shift_labels(fn: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
     if not callable(fn):
         return verdict(False, f"shift_labels expects a function, got {type(fn).__name__}.")
     for description, labels, expected in _shift_cases():
-        got, error = call(fn, labels.clone())  # a clone, so an in-place edit cannot spoil the case
+        # A clone, so that an in-place edit cannot spoil the case.
+        got, error = call(fn, description, labels.clone())
         if error is not None:
-            return verdict(False, f"on {description} your function raised {error}.")
+            return verdict(False, error)
         if not isinstance(got, torch.Tensor):
             return verdict(False, f"on {description} expected a tensor, got {type(got).__name__}.")
         if tuple(got.shape) != tuple(labels.shape):
@@ -131,6 +153,9 @@ def next_token_accuracy_checker(name: str, fn: Callable, *, shifted: bool) -> Ve
         logits, labels = args
         if not shifted and close(got, token_accuracy(logits, labels, ignore_index=-100)):
             return "you compared logits[:, i] with labels[:, i]; logits[:, i] predicts token i+1."
+        if not shifted and close(got, token_accuracy(logits[:, 1:], labels[:, :-1],
+                                                     ignore_index=-100)):
+            return _WRONG_WAY
         pred, target = shift_for_causal_lm(logits, labels) if not shifted else (logits, labels)
         hits = (pred.argmax(-1) == target).sum().item()
         if close(got, hits / target.numel()):

@@ -20,6 +20,8 @@ def padded_perplexity(fn: Callable[[float, float, float], float]) -> Verdict:
 
     def mistakes(args, got):
         p, f, lp = args
+        if close(got, (1 - f) * math.log(p) + f * lp):
+            return "that is the mixed mean loss; the perplexity is its exp."
         if close(got, (1 - f) * p + f * math.exp(lp)):
             return "perplexities do not average; losses do. Mix the log-perplexities, then exp."
         return None
@@ -36,8 +38,9 @@ def counted_targets(fn: Callable[[torch.Tensor], int]) -> Verdict:
     True
     """
     masks = [
-        ("a (2, 4) mask with rows of 3 and 2 real tokens",
-         torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])),
+        # One full row: so that mask[:, :-1] (which drops a real last token) is told apart.
+        ("a (2, 5) mask with rows of 5 and 2 real tokens",
+         torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])),
         ("a (3, 5) mask with no padding", torch.ones(3, 5, dtype=torch.long)),
         ("a (3, 6) mask with one row holding only <bos>",
          torch.tensor([[1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]])),
@@ -47,6 +50,10 @@ def counted_targets(fn: Callable[[torch.Tensor], int]) -> Verdict:
 
     def mistakes(args, got):
         mask = args[0]
+        if close(got, float(mask[:, :-1].sum())):
+            return ("mask[:, :-1] drops the last position, but the position that is never a "
+                    "target is the first (target i is token i + 1): use mask[:, 1:]. The two "
+                    "agree only when no row is padded.")
         if close(got, float(mask.sum())):
             return ("the first token of each row is never a target: after the shift the "
                     "targets are positions 1..T-1, so each row scores one token fewer.")
@@ -97,7 +104,13 @@ def accumulated_mean_loss(fn: Callable[[list[float], list[torch.Tensor], int], f
         cases.append((description, (means, targets, ignore_index), expected))
 
     def mistakes(args, got):
-        means, targets, _ = args
+        means, targets, ignore_index = args
+        if ignore_index != -100:
+            counted = [int((t != -100).sum()) for t in targets]
+            if close(got, sum(m * n for m, n in zip(means, counted, strict=True)) / sum(counted)):
+                return (f"that counts the padded positions of a batch padded with "
+                        f"{ignore_index}: compare with the ignore_index argument, not a "
+                        f"hard-coded -100.")
         numel = [t.numel() for t in targets]
         if close(got, sum(m * n for m, n in zip(means, numel, strict=True)) / sum(numel)):
             return ("targets.numel() counts the padded positions too, so heavily padded batches "

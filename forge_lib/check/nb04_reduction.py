@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from forge_lib.check._core import Verdict, call, close, run_cases, verdict
+from forge_lib.check._core import TorchCalls, Verdict, call, close, forbidden_calls, run_cases, verdict
 
 __all__ = ["accumulated_loss", "token_weighted_mean", "weighted_mean_loss"]
 
@@ -48,11 +48,15 @@ def weighted_mean_loss(
     fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], float]
 ) -> Verdict:
     """fn(logits (N, V), target (N,), weight (V,), ignore_index) -> what
-    F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index) returns (mean).
+    F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index) returns (mean),
+    computed without F.cross_entropy or F.nll_loss (the exercise is the weighted mean itself).
 
-    >>> import torch.nn.functional as F
-    >>> bool(weighted_mean_loss(lambda lg, t, w, ig: F.cross_entropy(lg, t, weight=w,
-    ...                                                               ignore_index=ig)))
+    >>> def by_hand(logits, target, weight, ignore_index):
+    ...     keep = target != ignore_index
+    ...     nll = -logits[keep].log_softmax(-1).gather(1, target[keep, None]).squeeze(1)
+    ...     w = weight[target[keep]]
+    ...     return (w * nll).sum() / w.sum()
+    >>> bool(weighted_mean_loss(by_hand))
     Correct: all 3 hidden cases pass.
     True
     """
@@ -69,6 +73,12 @@ def weighted_mean_loss(
 
     def mistakes(args, got):
         logits, target, weight, ignore_index = args
+        if ignore_index != -100:  # the right formula, but skipping -100 instead of ignore_index
+            kept = target != -100
+            w = weight.double()[target[kept]]
+            if close(got, float((w * _token_nll64(logits[kept], target[kept])).sum() / w.sum())):
+                return (f"the targets equal to ignore_index ({ignore_index}) are counted: "
+                        f"compare with the ignore_index argument, not a hard-coded -100.")
         keep = target != ignore_index
         w = weight.double()[target[keep]]
         nll = _token_nll64(logits[keep], target[keep])
@@ -81,7 +91,12 @@ def weighted_mean_loss(
             return "multiply each token's loss by weight[target] (and divide by those weights' sum)."
         return None
 
-    return run_cases("weighted_mean_loss", fn, cases, mistakes)
+    def shortcut(args, calls):
+        return forbidden_calls(calls, {"cross_entropy", "nll_loss"},
+                               "take -log_softmax at each kept target, multiply by "
+                               "weight[target] and divide by the sum of those weights.")
+
+    return run_cases("weighted_mean_loss", fn, cases, mistakes, shortcut=shortcut)
 
 
 def accumulated_loss(
@@ -122,9 +137,11 @@ def accumulated_loss(
         nll = [_token_nll64(lg[k], t[k]) for lg, t, k in zip(logits, targets, keep, strict=True)]
         reference = sum(x.sum() for x in nll) / total
         expected_grads = torch.autograd.grad(reference, logits)
-        got, error = call(fn, [lg for lg in logits], [t.clone() for t in targets], ignore_index)
+        with TorchCalls() as calls:  # to see whether the micro-batches are joined
+            got, error = call(fn, description, list(logits), [t.clone() for t in targets],
+                              ignore_index)
         if error is not None:
-            return verdict(False, f"on {description} your function raised {error}.")
+            return verdict(False, error)
         if not isinstance(got, torch.Tensor) or got.numel() != 1 or not got.requires_grad:
             return verdict(False, f"on {description} expected a 0-dim loss tensor that autograd "
                            f"can differentiate, got {repr(got)[:60]}. Build it from the logits "
@@ -148,4 +165,17 @@ def accumulated_loss(
                 return verdict(False, f"on {description} the value is right but the gradient "
                                f"is not. Hint: compute the loss from the logits you were given, "
                                f"without .detach() or .item().")
+        if _concatenates(calls, vocab, max(n for n, _ in sizes)):
+            return verdict(False, f"on {description} the value and gradient are right, but your "
+                           f"function joins the micro-batches' logits into one tensor: with "
+                           f"accumulation they never exist together (each is scored and "
+                           f"backward()-ed on its own). Score each micro-batch with "
+                           f"reduction='sum', divide by the total count, and add the terms.")
     return verdict(True, f"all {len(layouts)} hidden cases pass.")
+
+
+def _concatenates(calls: TorchCalls, vocab: int, largest: int) -> bool:
+    """True when a cat/stack-like call built logits (n, V) for more tokens than any micro-batch."""
+    joins = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "row_stack"}
+    return any(name in joins and isinstance(out, torch.Tensor) and out.shape[-1:] == (vocab,)
+               and out.numel() // vocab > largest for name, _, out in calls.log)

@@ -25,6 +25,11 @@ def median_after_warmup(fn: Callable[[list[float], int], float]) -> Verdict:
             return "that is the mean; one slow run (another program busy) drags it, the median not."
         if close(got, statistics.median(times)):
             return "drop the warm-up runs first: times[warmup:]."
+        kept = sorted(times[warmup:])
+        if len(kept) % 2 == 0 and (close(got, kept[len(kept) // 2])
+                                   or close(got, kept[len(kept) // 2 - 1])):
+            return ("with an even number of runs the median is the mean of the two middle ones; "
+                    "statistics.median does that.")
         if close(got, min(times[warmup:])):
             return "the minimum is the luckiest run; report the median (the typical run)."
         return None

@@ -47,10 +47,12 @@ def max_chunk_tokens(fn: Callable[[float, int, int], int]) -> Verdict:
             return "a megabyte here is 10**6 bytes, not 2**20."
         return None
 
+    if not callable(fn):
+        return verdict(False, f"max_chunk_tokens expects a function, got {type(fn).__name__}.")
     for description, args, expected in cases:
-        got, error = call(fn, *args)
+        got, error = call(fn, description, *args)
         if error is not None:
-            return verdict(False, f"on {description} your function raised {error}.")
+            return verdict(False, error)
         if isinstance(got, bool) or not isinstance(got, int) or got != expected:
             hint = mistakes(args, got)
             return verdict(False, f"on {description} expected {expected}, got {got!r}."
@@ -88,4 +90,20 @@ def chunked_nll(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], fl
             return "add the chunks' NLL sums; per-chunk means do not add up to the total."
         return None
 
-    return run_cases("chunked_nll", fn, cases, mistakes)
+    def shortcut(args, calls):
+        hidden, weight, _, chunk = args
+        budget = chunk * weight.shape[0]  # one chunk's logits: chunk_tokens x V
+        # The logits come out of a matrix product; a broadcast multiply-and-sum would slip past,
+        # but nobody writes the full logits that way by accident.
+        products = {"matmul", "__matmul__", "__rmatmul__", "mm", "linear", "einsum", "addmm",
+                    "tensordot", "inner"}
+        sizes = [tuple(out.shape) for name, _, out in calls.log
+                 if name in products and isinstance(out, torch.Tensor) and out.numel() > budget]
+        if not sizes:
+            return None
+        return (f"your function computes logits of shape {sizes[0]} at once, more than "
+                f"chunk_tokens = {chunk} tokens' worth: the point is that only one chunk's logits "
+                f"exist at a time. Loop over range(0, N, chunk_tokens) and multiply "
+                f"hidden[start:start + chunk_tokens] by weight.T inside the loop.")
+
+    return run_cases("chunked_nll", fn, cases, mistakes, shortcut=shortcut)

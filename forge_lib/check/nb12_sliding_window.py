@@ -71,6 +71,19 @@ def sliding_window_ppl(fn: Callable[[torch.nn.Module, torch.Tensor, int, int], f
 
     def mistakes(args, got):
         model, ids, c, s = args
+        window_nll = []  # (NLL of the targets each window newly scores, their count)
+        for begin, end, n_scored in window_spans(len(ids), context=c, stride=s):
+            logp = torch.log_softmax(model(ids[None, begin:end])[0].double(), -1)
+            picked = logp.gather(1, ids[begin + 1:end + 1, None])[-n_scored:]
+            window_nll.append((-float(picked.sum()), n_scored))
+        total_nll = sum(nll for nll, _ in window_nll)
+        if close(got, total_nll / (len(ids) - 1)):
+            return "that is the mean NLL; the perplexity is its exp."
+        if len(window_nll) > 1 and close(got, sum(math.exp(nll / n) for nll, n in window_nll)
+                                         / len(window_nll)):
+            return ("that is the mean of the windows' perplexities, which weighs a window that "
+                    "scores 1 new target like one that scores 8: add the windows' NLL sums and "
+                    "counts, then exp(total NLL / total count).")
         total, count = 0.0, 0
         for b in range(0, len(ids) - 1, s):  # every target of every window, overlaps included
             window = ids[b:b + c + 1]

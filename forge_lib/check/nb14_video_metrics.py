@@ -50,10 +50,10 @@ def pixel_flow_to_grid(fn: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
                                 torch.arange(w, dtype=torch.float64), indexing="ij")
         gx, gy = xs + flow[0], ys + flow[1]
         expected = torch.stack([2 * gx / (w - 1) - 1, 2 * gy / (h - 1) - 1], dim=-1)
-        got, error = call(fn, flow.clone())
         label = f"a {h} x {w} flow"
+        got, error = call(fn, label, flow.clone())
         if error is not None:
-            return verdict(False, f"on {label} your function raised {error}.")
+            return verdict(False, error)
         if not isinstance(got, torch.Tensor) or tuple(got.shape) != (h, w, 2):
             shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
             return verdict(False, f"on {label} expected a tensor of shape {(h, w, 2)}, got {shape}.")

@@ -59,9 +59,9 @@ def even_shards(fn: Callable[[int, int], list[range]]) -> Verdict:
     cases = [(10, 3), (10, 2), (4000, 3), (7, 7)]
     for n, world in cases:
         description = f"{n} items over {world} ranks"
-        got, error = call(fn, n, world)
+        got, error = call(fn, description, n, world)
         if error is not None:
-            return verdict(False, f"on {description} your function raised {error}.")
+            return verdict(False, error)
         try:
             shards = [list(r) for r in got]
         except TypeError:
@@ -108,9 +108,9 @@ def order_free_sum(fn: Callable[[list[float]], float]) -> Verdict:
         exact = math.fsum(values)
         results = set()
         for order in permutations(values):
-            got, error = call(fn, list(order))
+            got, error = call(fn, description, list(order))
             if error is not None:
-                return verdict(False, f"on {description} your function raised {error}.")
+                return verdict(False, error)
             try:
                 results.add(float(got))
             except (TypeError, ValueError):

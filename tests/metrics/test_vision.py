@@ -117,6 +117,56 @@ def test_ssim_float64_against_scipy_reference():
     assert ours == pytest.approx(_ssim_scipy(y.double().numpy(), x.double().numpy(), 1.0), abs=1e-10)
 
 
+def _skimage_ssim(a: torch.Tensor, b: torch.Tensor, **settings) -> float:
+    metrics = pytest.importorskip("skimage.metrics", reason="scikit-image is pinned in requirements.txt")
+    return float(metrics.structural_similarity(a.double().numpy(), b.double().numpy(), channel_axis=0,
+                                               data_range=1.0, **settings))
+
+
+# scikit-image with torchmetrics' window: Gaussian, sigma 1.5, truncated at 3.5 sigma (11 taps),
+# population covariance. Its map is then fl's map, but it averages only the interior: it crops
+# (11 - 1) // 2 = 5 pixels on each side, where fl reflects the image and averages every pixel.
+SKIMAGE_MATCHED = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+CROP = 5
+
+
+@pytest.mark.parametrize("size", [24, 64])
+def test_ssim_matches_scikit_image_on_reflect_padded_images(photo, size):
+    # Padding both images with torch's reflect padding and letting scikit-image crop it again
+    # leaves exactly fl's pixels and windows, so the two must agree to float64 rounding: both
+    # compute in float64 with the same normalised 11-tap weights, but scipy filters by
+    # correlation and fl by banded matrix products, and fl shifts by the mean before E[x^2] -
+    # E[x]^2; measured: under 1e-15. 1e-12 leaves room for other BLAS kernels and fails on any
+    # convention change (measured here: the border alone moves the value by 2e-2 to 4e-2, the
+    # 7 x 7 uniform window by 2e-3 to 1e-2).
+    ref = torch.nn.functional.interpolate(photo[None].double(), size=(size, size + 6),
+                                          mode="area")[0]  # (3, size, size + 6): not square
+    noisy = fl.add_gaussian_noise(ref, 0.05, seed=1)
+    ours = fl.ssim(noisy, ref, data_range=1.0).item()
+    padded = [torch.nn.functional.pad(im[None], (CROP,) * 4, mode="reflect")[0] for im in (noisy, ref)]
+    assert _skimage_ssim(*padded, **SKIMAGE_MATCHED) == pytest.approx(ours, abs=1e-12)
+    # ...and the convention does matter: on the images themselves scikit-image drops the border.
+    cropped = _skimage_ssim(noisy, ref, **SKIMAGE_MATCHED)
+    assert abs(cropped - ours) > 1e-3
+    # scikit-image's value is the mean of the interior of the same map (torchmetrics exposes it).
+    _, ssim_map = tm_ssim(noisy[None], ref[None], data_range=1.0, return_full_image=True)
+    assert ssim_map[..., CROP:-CROP, CROP:-CROP].mean().item() == pytest.approx(cropped, abs=1e-12)
+    # Its defaults (7 x 7 uniform window, sample covariance) are another metric again.
+    assert abs(_skimage_ssim(noisy, ref) - cropped) > 1e-3
+
+
+def test_ssim_float32_matches_scikit_image_at_float32_precision(photo):
+    # fl computes float32 images in float32: against scikit-image's float64 value the error is
+    # float32 rounding of each local statistic, mostly averaged out over the map (measured: 3e-9);
+    # 1e-5 is the bound this file uses for every float32 SSIM comparison.
+    noisy = fl.add_gaussian_noise(photo, 0.05, seed=1)
+    padded = [torch.nn.functional.pad(im[None].double(), (CROP,) * 4, mode="reflect")[0]
+              for im in (noisy, photo)]
+    assert fl.ssim(noisy, photo, data_range=1.0).dtype == torch.float32
+    assert fl.ssim(noisy, photo, data_range=1.0).item() == pytest.approx(
+        _skimage_ssim(*padded, **SKIMAGE_MATCHED), abs=1e-5)
+
+
 def test_ssim_identical_inverted_and_bad_inputs(photo):
     assert fl.ssim(photo, photo, data_range=1.0).item() == pytest.approx(1.0, abs=1e-6)
     assert fl.ssim(1 - photo, photo, data_range=1.0).item() < 0  # SSIM is not in [0, 1]
