@@ -4,6 +4,7 @@ About 0.25 M parameters: small enough to train on two CPU cores in minutes, big 
 the course's language to within a few percent of its entropy floor.
 
     model, card = fl.load_tiny_model()            # the committed checkpoint in data/
+    model, card = fl.load_tiny_model(path=p)      # a copy elsewhere (an installed forge_lib)
     logits = model(batch["input_ids"])            # (B, T, V)
     fl.evaluate_lm(model, sentences)              # {"nll_sum", "tokens", "perplexity"}
 """
@@ -158,9 +159,24 @@ def load_checkpoint(path: str | Path) -> tuple[TinyCausalLM, dict]:
     return model.eval(), blob["card"]
 
 
-def load_tiny_model() -> tuple[TinyCausalLM, dict]:
-    """The committed checkpoint data/tiny_lm.pt and its card (see data/MODEL_CARD.md)."""
-    return load_checkpoint(CHECKPOINT_PATH)
+def load_tiny_model(path: str | Path | None = None) -> tuple[TinyCausalLM, dict]:
+    """The committed checkpoint data/tiny_lm.pt and its card (see data/MODEL_CARD.md).
+
+    The checkpoint (1 MB) belongs to the course checkout, not to the package: an installed
+    forge_lib (`pip install .`, not editable) does not contain it. There, pass `path=` to a
+    copy of data/tiny_lm.pt, or rebuild one with the checkout's scripts/train_tiny_lm.py.
+    """
+    if path is None:
+        path = CHECKPOINT_PATH
+        if not path.is_file():  # an installed package: say where it looked and what to do
+            raise FileNotFoundError(
+                f"load_tiny_model: expected the tiny model's checkpoint at {path}, and it is not "
+                f"there. It ships with the course checkout (data/tiny_lm.pt), not with an "
+                f"installed forge_lib: work from the checkout with `pip install -e .` (what "
+                f"requirements.txt does), or pass path= to a copy of data/tiny_lm.pt, e.g. "
+                f"fl.load_tiny_model(path='tiny_lm.pt'); `python scripts/train_tiny_lm.py` "
+                f"rebuilds it (see data/MODEL_CARD.md).")
+    return load_checkpoint(path)
 
 
 def count_parameters(model: nn.Module) -> int:

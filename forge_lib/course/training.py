@@ -350,16 +350,15 @@ def run_training(
     After every step, callback(state, record) gets record = {"step", "train_loss", "grad_norm",
     "lr"}, plus "val_loss" on steps with an evaluation (every eval_every steps and the last);
     a truthy return value stops the loop there (early stopping, or a simulated crash).
-    progress=True shows a tqdm bar on stderr (tag such cells nbval-ignore-output).
+    progress=True shows a tqdm.auto bar: a widget in JupyterLab (ipywidgets), text on stderr in
+    a terminal. It is off by default because its output holds timings: a notebook cell that
+    turns it on must carry the tag nbval-ignore-output.
     """
     config = state.config
     until = config.steps if until is None else min(validation.positive_int(until, "until"),
                                                    config.steps)
     data = _train_data(config)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=until, initial=state.step, desc=desc, mininterval=0.5)
+    bar, shown = _progress_bar(until, state.step, desc) if progress else (None, None)
     history = state.history
     while state.step < until:
         batch = _sample_batch(config, data, state.generator, state.model.config.block_size,
@@ -381,7 +380,28 @@ def run_training(
             break
     if bar is not None:
         bar.close()
+        if shown is not None:
+            shown.update(bar.container)  # the saved text/plain: the final bar, not the first
     return state
+
+
+def _progress_bar(total: int, initial: int, desc: str) -> tuple[object, object]:
+    """tqdm.auto's bar and, in a notebook, the display handle of its widget (else None).
+
+    Under a Jupyter kernel with ipywidgets the bar is a widget; its output also holds a
+    text/plain copy, which is what an executed notebook file keeps (and GitHub, nbconvert and
+    a kernel without widgets show). That copy is taken when the widget is displayed, i.e. at
+    "0%"; displaying it with a display id lets the loop replace it by the finished bar.
+    """
+    from tqdm.auto import tqdm
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    if not issubclass(tqdm, notebook_tqdm):  # a terminal or plain python: text on stderr
+        return tqdm(total=total, initial=initial, desc=desc, mininterval=0.5), None
+    from IPython.display import display
+
+    bar = tqdm(total=total, initial=initial, desc=desc, mininterval=0.5, display=False)
+    return bar, display(bar.container, display_id=True)
 
 
 def train_tiny(

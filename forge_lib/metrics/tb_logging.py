@@ -27,6 +27,13 @@ from forge_lib.metrics.text import ppl_from_loss
 __all__ = ["record_scalars", "TensorBoardLogger", "read_scalars", "smooth_like_tensorboard"]
 
 
+def _tensorboard_missing(what: str, exc: ImportError) -> ImportError:
+    """TensorBoard is an optional extra (forge_lib[course]): say so, and how to get it."""
+    return ImportError(f"{what} needs TensorBoard, which is not installed ({exc}). It is an optional "
+                       f"extra of forge_lib: `pip install '.[course]'` in the course checkout, or "
+                       f"`pip install tensorboard` (requirements.txt pins the version).")
+
+
 def _logged_perplexity(loss: float) -> float:
     """fl.ppl_from_loss (overflow gives inf), except that a NaN or infinite loss is logged as
     is: a logger records a run that diverged instead of stopping it, and exp(NaN) is NaN."""
@@ -67,7 +74,10 @@ class TensorBoardLogger:
     """
 
     def __init__(self, logdir: str | Path, *, flush_secs: int = 10) -> None:
-        from torch.utils.tensorboard import SummaryWriter  # imported here: it is slow to load
+        try:  # imported here: it is slow to load, and TensorBoard is an optional extra
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:
+            raise _tensorboard_missing("fl.TensorBoardLogger", exc) from exc
         self.logdir = validation.path(logdir, "logdir")
         validation.positive_number(flush_secs, "flush_secs")
         self.writer = SummaryWriter(log_dir=str(self.logdir), flush_secs=flush_secs)
@@ -99,7 +109,13 @@ def read_scalars(logdir: str | Path) -> dict[str, tuple[list[int], list[float]]]
     Uses TensorBoard's own EventAccumulator with no sampling (by default it keeps only 10,000
     points a tag, chosen at random, which would silently thin a long run).
     """
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    # Why not tbparse (pip install tbparse), the usual "event files to a DataFrame" package:
+    # it wraps this same EventAccumulator (with the same size_guidance=0), so it reads nothing
+    # differently, and it adds pandas (about 60 MB installed) for a dict of two lists a tag.
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    except ImportError as exc:
+        raise _tensorboard_missing("fl.read_scalars", exc) from exc
 
     logdir = validation.path(logdir, "logdir")
     if not logdir.is_dir():

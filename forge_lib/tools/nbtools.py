@@ -75,7 +75,11 @@ def run_notebook(path: Path, timeout: int = 300) -> float:
     started = time.perf_counter()
     # Run from the notebooks folder, as JupyterLab and nbval do, so relative paths agree.
     # record_timing=False: per-cell timestamps would make every re-run a diff of the notebook.
+    # store_widget_state=False: tqdm.auto's progress widgets would store ~35 KB of state with
+    # random ids per run, and make nbconvert pages fetch the widget script from a CDN; their
+    # text fallback (the finished bar) is what the file keeps.
     NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                   store_widget_state=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - started
     for cell in nb.cells:

@@ -86,3 +86,19 @@ def test_corrupted_and_foreign_checkpoints_are_refused(tmp_path, model_and_card)
         fl.load_checkpoint(foreign)
     with pytest.raises(FileNotFoundError, match="train_tiny_lm.py"):
         fl.load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_load_tiny_model_outside_the_checkout_says_where_and_how(tmp_path, monkeypatch):
+    # An installed (non-editable) forge_lib has no data/ folder next to it
+    import forge_lib.course.model as model_module
+    missing = tmp_path / "site-packages-like" / "data" / "tiny_lm.pt"
+    monkeypatch.setattr(model_module, "CHECKPOINT_PATH", missing)
+    with pytest.raises(FileNotFoundError) as info:
+        fl.load_tiny_model()
+    message = str(info.value)
+    assert str(missing) in message and "path=" in message and "pip install -e ." in message
+    copy = tmp_path / "tiny_lm.pt"
+    copy.write_bytes(fl.CHECKPOINT_PATH.read_bytes())
+    model, card = fl.load_tiny_model(path=copy)  # a copy, named explicitly, loads as usual
+    assert card["val_tokens"] > 0
+    assert isinstance(model, fl.TinyCausalLM)

@@ -238,3 +238,13 @@ def test_bad_sampling_settings_are_refused(overrides, match):
 def test_an_epoch_needs_a_full_batch():
     with pytest.raises(ValueError, match="batch_size"):
         fl.train_tiny(config(sampling="epochs", n_train=5, batch_size=8, steps=1))
+
+
+def test_progress_bar_is_text_on_stderr_outside_jupyter_and_changes_nothing(capsys):
+    small = dict(steps=3, batch_size=2, n_train=20, eval_every=3, n_val=4)
+    quiet = fl.train_tiny(**small)
+    assert capsys.readouterr().err == ""  # off by default: nothing for nbval to compare
+    shown = fl.train_tiny(**small, progress=True, desc="bar test")
+    err = capsys.readouterr().err
+    assert "bar test" in err and "3/3" in err  # tqdm.auto falls back to tqdm's text bar
+    assert shown.history == quiet.history

@@ -83,3 +83,14 @@ def test_smoothing_matches_the_debiased_ema():
     assert math.isnan(smoothed[1]) and smoothed[2] == pytest.approx((0.25 + 1.5) / 0.75)
     with pytest.raises(ValueError):
         fl.smooth_like_tensorboard(values, 1.0)
+
+
+@pytest.mark.parametrize("call", [lambda d: fl.TensorBoardLogger(d), lambda d: fl.read_scalars(d)])
+def test_missing_tensorboard_says_how_to_install_it(tmp_path, monkeypatch, call):
+    # None in sys.modules makes the import fail, as in an install without the course extra
+    import sys
+    for name in ("tensorboard", "tensorboard.backend.event_processing.event_accumulator",
+                 "torch.utils.tensorboard"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(ImportError, match=r"optional extra of forge_lib: `pip install '\.\[course\]'`"):
+        call(tmp_path)
