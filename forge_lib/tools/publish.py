@@ -1,30 +1,27 @@
 """Hand-outs and a website made from the course notebooks.
 
     python -m forge_lib.tools.publish student OUT_DIR   # notebooks for learners, solutions removed
-    python -m forge_lib.tools.publish site OUT_DIR      # the executed notebooks as a static HTML site
+    python -m forge_lib.tools.publish site OUT_DIR      # the course website, teacher and student editions
     python -m forge_lib.tools.publish workshop          # refresh the timing table in WORKSHOP.md
 
-Student edition: every cell tagged `solution` becomes an empty exercise cell holding one comment
-that says what to write; the outputs of the exercise cells (those solution cells and the
-self-check cells that call `fl.check.`) are cleared. Every other cell is copied unchanged,
-outputs included, so a learner sees the lesson's numbers and plots before running anything.
+Student edition: every cell tagged `solution` becomes a stub, the function the task asks for
+with a body that raises NotImplementedError (nbgrader's convention), so "Run All" runs to the
+end and each self-check answers "Not yet: define ..."; the outputs of the exercise cells (the
+stubs and the self-check cells that call `fl.check.`) are cleared. Every other cell is copied
+unchanged, outputs included, so a learner sees the lesson's numbers and plots before running
+anything.
 
-Site: nbconvert's `lab` template renders each executed notebook to one self-contained page
-(figures embedded as data URIs), with an index in reading order. Nothing is fetched from a
-network: require.js and mermaid are left out (no notebook uses widgets or diagrams) and math is
-typeset by a local copy of MathJax 2.7 taken from the `jupyter-server-mathjax` package (HTML-CSS
-output, STIX-Web fonts), so it works from `file://` too. Without that package the pages show
-math as TeX source. Open OUT_DIR/index.html in a browser.
+Site: forge_lib.tools.site builds the course with Sphinx, myst-nb and sphinx-book-theme from
+the executed notebooks (never re-run), as OUT_DIR/teacher/ and OUT_DIR/student/ with
+OUT_DIR/index.html linking them; math by a local MathJax 3, nothing fetched.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
-import html
 import math
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -108,22 +105,26 @@ def _is_self_check(cell: nbformat.NotebookNode) -> bool:
 
 # --- Student edition ---------------------------------------------------------------------------
 
-def _defined_names(source: str) -> list[str]:
-    """Top-level functions (with their arguments) and variables a solution cell defines."""
+def _stub_definitions(source: str, label: str) -> list[str]:
+    """The solution's top-level functions as stubs that raise NotImplementedError (nbgrader's
+    convention: running the cell works, calling the function says it is not written yet); when
+    it defines no function, its variables set to None. The demo lines after a function are
+    left out: they call the function, and would raise before the self-check could answer."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    names = []
+    functions = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if functions:
+        return [f"def {node.name}({ast.unparse(node.args)}):\n"
+                f"    raise NotImplementedError(\"{label}: replace this line with your code\")\n"
+                for node in functions]
+    variables = []
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            names.append(f"{node.name}({', '.join(a.arg for a in node.args.args)})")
-        elif isinstance(node, ast.ClassDef):
-            names.append(f"class {node.name}")
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names += [t.id for t in targets if isinstance(t, ast.Name)]
-    return names
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        variables += [f"{t.id} = None  # replace None with your answer\n"
+                      for t in targets if isinstance(t, ast.Name)]
+    return variables
 
 
 def _exercise_label(cells: list[nbformat.NotebookNode], index: int) -> str:
@@ -136,10 +137,13 @@ def _exercise_label(cells: list[nbformat.NotebookNode], index: int) -> str:
 
 
 def _stub_source(label: str, solution: str) -> str:
-    names = _defined_names(solution)
-    what = f"define {', '.join(f'`{n}`' for n in names)}" if names else "write your answer"
-    return (f"# {label}: {what} here, as the task above asks.\n"
-            f"# Then run the self-check cell below; it prints 'Correct' or a hint.\n")
+    definitions = _stub_definitions(solution, label)
+    if not definitions:
+        return (f"# {label}: write your answer here, as the task above asks.\n"
+                f"# Then run the self-check cell below; it prints 'Correct' or a hint.\n")
+    return (f"# {label}: replace the body below with your answer, as the task above asks.\n"
+            f"# Then run the self-check cell below; it prints 'Correct' or a hint.\n"
+            + "\n\n".join(definitions))
 
 
 def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -151,8 +155,10 @@ def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     ...     v4.new_code_cell("def f(x):\\n    return 2 * x", metadata={"tags": ["solution"]}),
     ...     v4.new_code_cell("fl.check.double(f)")])
     >>> print(student_edition(nb).cells[1].source)
-    # Exercise 1: define `f(x)` here, as the task above asks.
+    # Exercise 1: replace the body below with your answer, as the task above asks.
     # Then run the self-check cell below; it prints 'Correct' or a hint.
+    def f(x):
+        raise NotImplementedError("Exercise 1: replace this line with your code")
     <BLANKLINE>
     """
     out = copy.deepcopy(nb)
@@ -271,195 +277,12 @@ def write_workshop_table(path: Path = WORKSHOP) -> None:
 
 # --- The static site ---------------------------------------------------------------------------
 
-MATHJAX_DIR = "static/mathjax"
-_MATHJAX_COMBINED = "TeX-AMS-MML_HTMLorMML-full"  # TeX input + HTML-CSS output in one file
-# What MathJax 2.7's combined TeX + HTML-CSS configuration with the STIX-Web fonts needs (the
-# package ships those fonts only, as the classic notebook used them); the rest (speech-rule
-# maps, 40 localizations, an incomplete SVG output) is megabytes that a page never loads.
-_MATHJAX_PARTS = ["MathJax.js", "LICENSE", f"config/{_MATHJAX_COMBINED}.js", "extensions",
-                  "jax/input/TeX", "jax/element", "jax/output/HTML-CSS", "fonts/HTML-CSS/STIX-Web"]
-_MATHJAX_CONFIG = r"""<script type="text/x-mathjax-config">
-MathJax.Hub.Config({
-  TeX: {equationNumbers: {autoNumber: "AMS", useLabelIds: true}},
-  tex2jax: {inlineMath: [["$", "$"], ["\\(", "\\)"]], displayMath: [["$$", "$$"], ["\\[", "\\]"]],
-            processEscapes: true, processEnvironments: true},
-  "HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null,
-               linebreaks: {automatic: true},
-               // MathJax's probe font is url('about:blank'), which Chromium reports as a
-               // blocked request; a local() name that does not exist probes the same way.
-               styles: {"@font-face": {"font-family": "MathJax_Blank",
-                                       src: "local('MathJax Blank Probe')"}}},
-  messageStyle: "none", showMathMenu: false, menuSettings: {zoom: "None"}
-});
-</script>
-<script src="static/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"></script>"""
-_NO_MATH_NOTE = "<!-- MathJax not installed: math is shown as TeX source. -->"
-
-_PAGE_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
-{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{%- block html_head_js_mathjax -%}{{ resources.forge_math }}{%- endblock html_head_js_mathjax -%}
-{% block extra_css %}<style>{{ resources.forge_css }}</style>{% endblock extra_css %}
-{%- block body_header -%}{{ super() }}{{ resources.forge_nav }}{%- endblock body_header -%}
-{% block body_footer %}{{ resources.forge_nav }}{{ super() }}{% endblock body_footer %}
-{% block error -%}<div class="forge-error-output">{{ super() }}</div>{%- endblock error %}
-"""
-
-_CSS = """
-nav.forge-nav { display: flex; gap: 1.5em; padding: 0.6em 1em; margin: 0 0 1em 0;
-  font-family: var(--jp-ui-font-family, sans-serif); font-size: 14px;
-  border-bottom: 1px solid #ddd; background: #f7f7f7; }
-nav.forge-nav a { text-decoration: none; }
-nav.forge-nav .forge-home { font-weight: bold; margin-right: auto; }
-"""
-
-_INDEX = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>Metrics Forge</title>
-<style>
-body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 52em;
-  margin: 2em auto; padding: 0 1em; line-height: 1.5; color: #222; }}
-ol.forge-index {{ list-style: none; padding: 0; }}
-ol.forge-index li {{ margin: 0 0 1.2em 0; }}
-.forge-num {{ display: inline-block; width: 2em; color: #888; font-variant-numeric: tabular-nums; }}
-.forge-meta {{ color: #666; font-size: 0.9em; margin-left: 2em; }}
-.forge-learn {{ margin: 0.2em 0 0 2em; font-size: 0.95em; }}
-.forge-learn p {{ margin: 0; }}
-</style>
-{math}
-</head>
-<body>
-<h1>Metrics Forge</h1>
-<p>A course on how training is measured, one notebook a topic. Read in order; every number on
-these pages was printed by a cell of the executed notebook. Run times are measured on 2 CPU
-cores; reading times are estimates (prose at 180 words a minute, code at 60).</p>
-<ol class="forge-index">
-{items}
-</ol>
-</body>
-</html>
-"""
-
-
-def _learn_paragraph(nb: nbformat.NotebookNode) -> str:
-    """The 'What you will learn' paragraph of the first cell, without its bold label."""
-    for paragraph in nb.cells[0].source.split("\n\n"):
-        if paragraph.lstrip().startswith("**What you will learn"):
-            return re.sub(r"^\s*\*\*What you will learn\.?\*\*\.?\s*", "", paragraph)
-    return ""
-
-
-def _markdown_html(text: str) -> str:
-    import mistune  # nbconvert's markdown renderer
-
-    return mistune.create_markdown(escape=True)(text)
-
-
-def _mathjax_source() -> Path | None:
-    try:
-        import jupyter_server_mathjax
-    except ImportError:
-        return None
-    static = Path(jupyter_server_mathjax.__file__).parent / "static"
-    return static if (static / "MathJax.js").exists() else None
-
-
-def _copy_mathjax(out: Path) -> bool:
-    source = _mathjax_source()
-    if source is None:
-        return False
-    target = out / MATHJAX_DIR
-    for part in _MATHJAX_PARTS:
-        src, dst = source / part, target / part
-        if src.is_dir():
-            shutil.copytree(src, dst, dirs_exist_ok=True,  # speech-rule maps: 2.8 MB, unused
-                            ignore=shutil.ignore_patterns("mathmaps"))
-        elif src.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-    return True
-
-
-def _nav(pages: list[tuple[str, str]], index: int) -> str:
-    links = ['<a class="forge-home" href="index.html">Metrics Forge</a>']
-    if index > 0:
-        links.append(f'<a class="forge-prev" href="{pages[index - 1][0]}">&larr; '
-                     f'{html.escape(pages[index - 1][1])}</a>')
-    if index + 1 < len(pages):
-        links.append(f'<a class="forge-next" href="{pages[index + 1][0]}">'
-                     f'{html.escape(pages[index + 1][1])} &rarr;</a>')
-    return f'<nav class="forge-nav">{"".join(links)}</nav>'
-
-
-def _link_notebooks(page: str, names: set[str]) -> str:
-    """Point links at the course's notebooks (notebooks/NN_x.ipynb or NN_x.ipynb) to their pages."""
-    def swap(match: re.Match) -> str:
-        stem = match.group(2)
-        return f'href="{stem}.html{match.group(3) or ""}"' if stem in names else match.group(0)
-
-    return re.sub(r'href="((?:\.?/)?(?:notebooks/)?)(\d\d_[\w-]+)\.ipynb(#[^"]*)?"', swap, page)
-
-
-def render_page(nb: nbformat.NotebookNode, *, nav: str = "", math: bool = True) -> str:
-    """One notebook as a standalone HTML page (nbconvert's lab template, figures embedded).
-
-    >>> v4 = nbformat.v4
-    >>> page = render_page(v4.new_notebook(cells=[v4.new_markdown_cell("# A title")]), math=False)
-    >>> "<title>A title</title>" in page
-    True
-    """
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
-
-    nb = copy.deepcopy(nb)
-    nb.metadata["title"] = notebook_title(nb)  # the lab template's <title>
-    exporter = HTMLExporter(template_name="lab", template_file="forge_page.html.j2",
-                            extra_loaders=[DictLoader({"forge_page.html.j2": _PAGE_TEMPLATE})])
-    resources = {"forge_nav": nav, "forge_css": _CSS,
-                 "forge_math": _MATHJAX_CONFIG if math else _NO_MATH_NOTE}
-    body, _ = exporter.from_notebook_node(nb, resources=resources)
-    return body
-
-
 def build_site(out_dir: str | Path, notebooks: list[Path] | None = None) -> list[Path]:
-    """Render the executed notebooks into `out_dir`: index.html, one NN_topic.html each, and
-    static/mathjax when jupyter-server-mathjax is installed. Returns the pages, index first.
+    """The course website, both editions (Sphinx + myst-nb): see forge_lib.tools.site.build_site.
+    Returns the index pages, out_dir/index.html first."""
+    from forge_lib.tools import site  # imported on use: it imports this module, and Sphinx
 
-    >>> import tempfile
-    >>> pages = build_site(tempfile.mkdtemp(), notebook_paths()[:1])
-    >>> [p.name for p in pages]
-    ['index.html', '00_start_here.html']
-    """
-    out = _check_out_dir(out_dir)
-    paths = notebook_paths() if notebooks is None else [Path(p) for p in notebooks]
-    if not paths:
-        raise ValueError("build_site: no notebooks to render.")
-    math = _copy_mathjax(out)
-    nbs = [nbformat.read(p, as_version=4) for p in paths]
-    pages = [(f"{p.stem}.html", notebook_title(nb)) for p, nb in zip(paths, nbs, strict=True)]
-    stems = {p.stem for p in paths}
-    written, items = [], []
-    for i, (path, nb) in enumerate(zip(paths, nbs, strict=True)):
-        page = render_page(nb, nav=_nav(pages, i), math=math)
-        target = out / pages[i][0]
-        target.write_text(_link_notebooks(page, stems), encoding="utf-8")
-        written.append(target)
-        run = f"run time {run_time_text(nb)}"
-        n_ex = _exercise_count(nb)
-        exercises = f" &middot; {n_ex} exercise{'s' if n_ex > 1 else ''}" if n_ex else ""
-        items.append(f'<li><span class="forge-num">{path.name[:2]}</span>'
-                     f'<a href="{pages[i][0]}">{html.escape(pages[i][1])}</a>'
-                     f'<div class="forge-meta">{run} &middot; about {reading_minutes(nb)} min to '
-                     f'read{exercises}</div>'
-                     f'<div class="forge-learn">{_markdown_html(_learn_paragraph(nb))}</div></li>')
-    index = out / "index.html"
-    index.write_text(_INDEX.format(items="\n".join(items),
-                                   math=_MATHJAX_CONFIG if math else _NO_MATH_NOTE),
-                     encoding="utf-8")
-    return [index, *written]
+    return site.build_site(out_dir, notebooks)
 
 
 # --- Command line ------------------------------------------------------------------------------
@@ -477,10 +300,9 @@ def main(argv: list[str]) -> int:
         written = write_student_edition(out_dir)
         print(f"wrote {len(written)} student notebooks to {out_dir}")
     else:
-        pages = build_site(out_dir)
-        math = (Path(out_dir) / MATHJAX_DIR / "MathJax.js").exists()
-        print(f"wrote {len(pages)} pages to {out_dir}; open {Path(out_dir) / 'index.html'}"
-              + ("" if math else " (jupyter-server-mathjax is not installed: math stays as TeX)"))
+        landing, *editions = build_site(out_dir)
+        print(f"wrote the site to {out_dir}: open {landing} ({len(editions)} editions: "
+              f"{', '.join(p.parent.name for p in editions)})")
     return 0
 
 

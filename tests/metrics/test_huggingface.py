@@ -301,8 +301,11 @@ def saved_gpt2(tmp_path_factory) -> Path:
 
 
 def notebook_code(name: str) -> list[str]:
+    """The code cells as plain Python: IPython's line magics (`%config` of the figure format)
+    are left out, since these tests exec the cells outside a kernel."""
     notebook = json.loads((ROOT / "notebooks" / name).read_text(encoding="utf-8"))
-    return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    return ["".join(line for line in c["source"] if not line.startswith("%"))
+            for c in notebook["cells"] if c["cell_type"] == "code"]
 
 
 def setup_and_gpt2_cells(name: str) -> tuple[str, str]:

@@ -1,5 +1,5 @@
-"""The student edition (solutions removed, exercise outputs cleared, the rest intact), the static
-site's HTML (without a browser: tests/tools/test_browser.py loads it in one) and WORKSHOP.md's table."""
+"""The student edition (solutions removed, exercise outputs cleared, the rest intact), the Sphinx
+site's files (without a browser: tests/tools/test_browser.py loads it in one) and WORKSHOP.md's table."""
 
 import copy
 import re
@@ -9,7 +9,7 @@ import sys
 import nbformat
 import pytest
 
-from forge_lib.tools import publish
+from forge_lib.tools import publish, site
 
 NOTEBOOKS = publish.notebook_paths()
 v4 = nbformat.v4
@@ -49,9 +49,12 @@ def test_student_edition_of_a_toy_notebook():
     nb = _exercise_notebook()
     student = publish.student_edition(nb)
     first, second = student.cells[3], student.cells[6]
-    assert first.source == ("# Exercise 1: define `double(x)` here, as the task above asks.\n"
-                            "# Then run the self-check cell below; it prints 'Correct' or a hint.\n")
-    assert second.source.startswith("# Exercise 2: define `answer` here")
+    assert first.source == (
+        "# Exercise 1: replace the body below with your answer, as the task above asks.\n"
+        "# Then run the self-check cell below; it prints 'Correct' or a hint.\n"
+        "def double(x):\n"
+        "    raise NotImplementedError(\"Exercise 1: replace this line with your code\")\n")
+    assert second.source.endswith("answer = None  # replace None with your answer\n")
     assert _tags(first) == ["keep-me", "exercise"] and _tags(second) == ["exercise"]
     for index in (3, 4, 6, 7):  # solutions and self-checks: outputs and counts cleared
         assert student.cells[index].outputs == []
@@ -82,7 +85,9 @@ def test_student_edition_of_each_course_notebook(path):
     for before, after in zip(nb.cells, student.cells, strict=True):
         if "solution" in _tags(before):
             assert "solution" not in _tags(after) and "exercise" in _tags(after)
-            assert all(line.startswith("#") for line in after.source.splitlines())
+            stub = [line for line in after.source.splitlines() if not line.startswith("#")]
+            assert all(line.startswith("def ") or "raise NotImplementedError" in line
+                       for line in stub if line), "a stub holds only signatures and raises"
             assert after.outputs == [] and after.execution_count is None
             body = "\n".join(line for line in before.source.splitlines()
                              if line.strip() and not line.lstrip().startswith("#"))
@@ -172,58 +177,92 @@ def test_write_workshop_table_needs_markers(tmp_path):
 
 @pytest.fixture(scope="module")
 def small_site(tmp_path_factory):
-    """Notebook 00 and the first notebook with figures (the browser test builds all of them)."""
-    with_figures = [p for p in NOTEBOOKS[1:] if _image_outputs(nbformat.read(p, as_version=4))][:1]
+    """Notebooks 00, 01 and 09 (progress bars), both editions; the browser test builds them all."""
+    chosen = [p for p in NOTEBOOKS if p.name[:2] in ("00", "01", "09")]
     out = tmp_path_factory.mktemp("site")
-    return out, publish.build_site(out, NOTEBOOKS[:1] + with_figures)
+    return out, chosen, publish.build_site(out, chosen)
 
 
-def test_site_has_an_index_in_reading_order(small_site):
-    out, pages = small_site
-    assert pages[0].name == "index.html"
-    index = pages[0].read_text()
-    positions = [index.index(f'href="{p.name}"') for p in pages[1:]]
-    assert positions == sorted(positions)
-    for page in pages[1:]:
-        title = publish.notebook_title(nbformat.read(publish.NOTEBOOK_DIR / f"{page.stem}.ipynb", 4))
-        assert f"<title>{_escaped(title)}</title>" in page.read_text()
-        assert _escaped(title) in index
+def test_site_has_a_landing_page_and_two_sphinx_editions(small_site):
+    out, chosen, pages = small_site
+    assert pages == [out / "index.html", *(out / e / "index.html" for e in site.EDITIONS)]
+    landing = pages[0].read_text()
+    assert all(f'href="{e}/index.html"' in landing for e in site.EDITIONS)
+    for edition in site.EDITIONS:
+        folder = out / edition
+        for name in ["search.html", "searchindex.js", "_static/mathjax/tex-chtml.js",
+                     "_static/mathjax/input/tex/extensions/textmacros.js",
+                     *(f"{p.stem}.html" for p in chosen)]:
+            assert (folder / name).is_file(), f"{edition}/{name} is missing"
+        assert not (out / "jupyter_execute").exists()  # myst-nb's scratch folder stays out
 
 
-def _escaped(text):
-    import html
-
-    return html.escape(text, quote=False)
-
-
-def test_site_pages_embed_their_figures_and_fetch_nothing(small_site):
-    out, pages = small_site
-    for page in pages:
-        text = page.read_text()
-        external = re.findall(r'(?:src|href)="(https?:[^"]*)"', text)
-        scripts = re.findall(r'<script[^>]+src="([^"]+)"', text)
-        assert all(not s.startswith(("http:", "https:", "//")) for s in scripts), scripts
-        assert not [u for u in external if "cdn" in u], external
-        if page.name != "index.html":
-            nb = nbformat.read(publish.NOTEBOOK_DIR / f"{page.stem}.ipynb", as_version=4)
-            assert len(re.findall(r'<img[^>]* src="data:image/', text)) == _image_outputs(nb)
-    assert (out / publish.MATHJAX_DIR / "MathJax.js").exists()
-    assert (out / publish.MATHJAX_DIR / "config" / "TeX-AMS-MML_HTMLorMML-full.js").exists()
+def test_site_pages_fetch_nothing_and_show_no_prompts_or_progress_bars(small_site):
+    out, _, _ = small_site
+    for page in out.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        remote = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="((?:https?:)?//[^"]*)"', text)
+        assert remote == [], f"{page.relative_to(out)} loads {remote}"
+        assert not re.search(r"\bIn&nbsp;\[|\bIn \[\d*\]:", text), page
+        assert "it/s]" not in text, f"{page.relative_to(out)} shows a tqdm progress bar"
 
 
-def test_rendered_error_outputs_are_marked():
-    error = v4.new_output("error", ename="ValueError", evalue="boom", traceback=["ValueError: boom"])
-    nb = v4.new_notebook(cells=[v4.new_markdown_cell("# Broken"), v4.new_code_cell("1/0", outputs=[error])])
-    page = publish.render_page(nb, math=False)
-    assert 'class="forge-error-output"' in page and "<title>Broken</title>" in page
-    assert "MathJax not installed" in page
-    clean = publish.render_page(v4.new_notebook(cells=[v4.new_markdown_cell("# Fine")]))
-    assert "forge-error-output" not in clean and "static/mathjax/MathJax.js" in clean
+def test_site_downloads_are_the_notebooks_of_their_edition(small_site):
+    out, chosen, _ = small_site
+    for path in chosen:
+        assert (out / "teacher" / "_sources" / path.name).read_bytes() == path.read_bytes()
+        student = nbformat.read(out / "student" / "_sources" / path.name, as_version=4)
+        assert student == publish.student_edition(nbformat.read(path, as_version=4))
+        page = (out / "student" / f"{path.stem}.html").read_text(encoding="utf-8")
+        assert f'href="_sources/{path.name}"' in page  # the download button's .ipynb
 
 
-def test_links_to_notebooks_point_at_pages():
-    page = ('<a href="notebooks/01_perplexity.ipynb">x</a> <a href="02_label_shifting.ipynb#top">y</a>'
-            ' <a href="99_missing.ipynb">z</a>')
-    linked = publish._link_notebooks(page, {"01_perplexity", "02_label_shifting"})
-    assert 'href="01_perplexity.html"' in linked and 'href="02_label_shifting.html#top"' in linked
-    assert 'href="99_missing.ipynb"' in linked
+def test_index_lists_the_notebooks_in_reading_order():
+    nbs = [nbformat.read(p, as_version=4) for p in NOTEBOOKS]
+    text = site.index_markdown(NOTEBOOKS, nbs, "student", other="teacher")
+    entries = [line for line in text.splitlines() if re.match(r"\d\d · .* <\d\d_\w+>$", line)]
+    assert [e.rsplit("<", 1)[1].rstrip(">") for e in entries] == [p.stem for p in NOTEBOOKS]
+    assert ":hidden:" in text and 'href="../teacher/index.html"' in text
+    assert f"| 01 | [{publish.notebook_title(nbs[1])}](01_perplexity.ipynb) |" in text
+
+
+def test_only_progress_bars_are_dropped_from_stderr():
+    bar = v4.new_output("stream", name="stderr",
+                        text="\rfit:   0%|          | 0/300 [00:00<?, ?it/s]\r"
+                             "fit:  40%|████      | 120/300 [00:01<00:01, 116.65it/s, loss=3.9]")
+    warning = v4.new_output("stream", name="stderr", text="UserWarning: the mask is empty\n")
+    stdout = v4.new_output("stream", name="stdout", text=" 40%|████      | 120/300 [00:01]")
+    assert site.is_progress_bar(bar)
+    assert not site.is_progress_bar(warning) and not site.is_progress_bar(stdout)
+    mixed = v4.new_output("stream", name="stderr", text=bar.text + "\nUserWarning: careful\n")
+    assert not site.is_progress_bar(mixed)
+    widget = {"application/vnd.jupyter.widget-view+json": {"model_id": "x", "version_major": 2},
+              "text/plain": "fit: 100%|##########| 300/300 [00:02<00:00, 131.44it/s, loss=3.807]"}
+    assert site.is_progress_bar(v4.new_output("display_data", data=widget))
+    slider = dict(widget, **{"text/plain": "IntSlider(value=3)"})
+    assert not site.is_progress_bar(v4.new_output("display_data", data=slider))
+
+
+def test_build_site_rejects_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="editions must be some of"):
+        site.build_site(tmp_path, NOTEBOOKS[:1], editions=("pdf",))
+    with pytest.raises(ValueError, match="at least one notebook"):
+        site.build_site(tmp_path, [])
+    with pytest.raises(ValueError, match="expected one of"):
+        site.edition_notebook(v4.new_notebook(), "draft")
+
+
+def test_a_sphinx_warning_fails_the_build(tmp_path):
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("# Broken\n\n```{no-such-directive}\n```")])
+    path = tmp_path / "00_broken.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(RuntimeError, match="(?s)Sphinx failed.*no-such-directive.*Fix the notebooks"):
+        site.build_site(tmp_path / "out", [path], editions=("teacher",))
+
+
+def test_site_command_delegates_to_the_sphinx_build(tmp_path, monkeypatch, capsys):
+    calls = []
+    pages = [tmp_path / "index.html", tmp_path / "teacher" / "index.html"]
+    monkeypatch.setattr(site, "build_site", lambda out, notebooks=None: calls.append(out) or pages)
+    assert publish.main(["site", str(tmp_path)]) == 0
+    assert calls == [str(tmp_path)] and "1 editions: teacher" in capsys.readouterr().out
