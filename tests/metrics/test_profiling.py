@@ -369,9 +369,13 @@ def test_checkers_accept_right_and_hint_wrong(capsys, checker, right, wrong, hin
 
 
 def _reference_chunked_nll(hidden, weight, target, chunk):
-    # Independent reference: float64 log-softmax over the full logits, no chunking at all.
-    logp = torch.log_softmax(hidden.double() @ weight.double().T, dim=-1)
-    return -logp.gather(1, target[:, None]).sum().item()
+    # Independent reference: float64 log-softmax, one chunk's logits at a time (the checker
+    # refuses an answer that builds the full logits: test_wrong_answers.py).
+    total = 0.0
+    for start in range(0, target.numel(), chunk):
+        logp = torch.log_softmax(hidden[start:start + chunk].double() @ weight.double().T, dim=-1)
+        total -= logp.gather(1, target[start:start + chunk, None]).sum().item()
+    return total
 
 
 def test_chunked_nll_checker(capsys):
