@@ -69,6 +69,14 @@ def _is_stub(fn: Callable, exc: BaseException) -> bool:
     return tb is not None and tb.tb_frame.f_code is getattr(fn, "__code__", None)
 
 
+def not_a_function(name: str, fn: object) -> Verdict | None:
+    """The verdict for a self-check handed something other than a function (a result, a typo'd
+    variable), else None; every checker starts with it."""
+    if callable(fn):
+        return None
+    return verdict(False, f"{name} expects a function, got {type(fn).__name__}.")
+
+
 def call(fn: Callable, description: str, *args) -> tuple[object, str | None]:
     """Call the learner's function on one case; return (result, None), or (None, the message for
     verdict()). Every checker calls the learner's code through here, so that a crash is a hint and
@@ -128,8 +136,8 @@ def run_cases(
     under TorchCalls, and shortcut(args, calls) names a way of getting the right value that the
     exercise rules out (a forbidden function, an unchunked matmul): a right value is not enough.
     """
-    if not callable(fn):
-        return verdict(False, f"{name} expects a function, got {type(fn).__name__}.")
+    if (refused := not_a_function(name, fn)) is not None:
+        return refused
     for description, args, expected in cases:
         with TorchCalls() if shortcut else contextlib.nullcontext() as calls:
             got, error = call(fn, description, *args)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from forge_lib.check._core import Verdict, call, close, run_cases, verdict
+from forge_lib.check._core import Verdict, call, close, not_a_function, run_cases, verdict
 from forge_lib.metrics.text import nll_sum_and_count, perplexity, shift_for_causal_lm, token_accuracy
 
 __all__ = ["causal_lm_accuracy", "causal_lm_perplexity", "shift_labels"]
@@ -87,8 +87,8 @@ def shift_labels(fn: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
     Correct: all 3 hidden cases pass.
     True
     """
-    if not callable(fn):
-        return verdict(False, f"shift_labels expects a function, got {type(fn).__name__}.")
+    if (refused := not_a_function("shift_labels", fn)) is not None:
+        return refused
     for description, labels, expected in _shift_cases():
         # A clone, so that an in-place edit cannot spoil the case.
         got, error = call(fn, description, labels.clone())

@@ -6,7 +6,16 @@ from collections.abc import Callable
 
 import torch
 
-from forge_lib.check._core import TorchCalls, Verdict, call, close, forbidden_calls, run_cases, verdict
+from forge_lib.check._core import (
+    TorchCalls,
+    Verdict,
+    call,
+    close,
+    forbidden_calls,
+    not_a_function,
+    run_cases,
+    verdict,
+)
 
 __all__ = ["accumulated_loss", "token_weighted_mean", "weighted_mean_loss"]
 
@@ -114,8 +123,8 @@ def accumulated_loss(
     Correct: all 3 hidden cases pass.
     True
     """
-    if not callable(fn):
-        return verdict(False, f"accumulated_loss expects a function, got {type(fn).__name__}.")
+    if (refused := not_a_function("accumulated_loss", fn)) is not None:
+        return refused
     layouts = [
         ("micro-batches of 2, 10 and 30 counted targets", [(2, 0), (10, 0), (30, 0)], -100),
         ("two equal micro-batches of 12 targets", [(12, 0), (12, 0)], -100),

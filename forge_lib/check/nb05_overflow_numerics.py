@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from forge_lib.check._core import Verdict, call, close, forbidden_calls, run_cases, verdict
+from forge_lib.check._core import Verdict, call, close, forbidden_calls, not_a_function, run_cases, verdict
 from forge_lib.course.numerics import naive_perplexity, running_sum, stall_point, ulp, underflow_case
 from forge_lib.metrics.text import exp_limit, nll_sum_and_count
 
@@ -104,8 +104,8 @@ def compensated_sum(fn: Callable[[torch.Tensor], torch.Tensor | float]) -> Verdi
     It cannot see how the sum was taken: widening the accumulator (torch.sum does, internally)
     passes too, which is the other honest fix.
     """
-    if not callable(fn):
-        return verdict(False, f"compensated_sum expects a function, got {type(fn).__name__}.")
+    if (refused := not_a_function("compensated_sum", fn)) is not None:
+        return refused
     gen = torch.Generator().manual_seed(7)
     for dtype, n in [(torch.bfloat16, 3000), (torch.float16, 3000)]:
         values = (torch.rand(n, generator=gen) * 6 + 0.5).to(dtype)  # losses in [0.5, 6.5)

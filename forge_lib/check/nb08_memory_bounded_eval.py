@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from forge_lib.check._core import Verdict, call, close, run_cases, verdict
+from forge_lib.check._core import Verdict, call, close, not_a_function, run_cases, verdict
 from forge_lib.metrics.text import nll_sum_and_count
 
 __all__ = ["chunked_nll", "logits_gigabytes", "max_chunk_tokens"]
@@ -47,8 +47,8 @@ def max_chunk_tokens(fn: Callable[[float, int, int], int]) -> Verdict:
             return "a megabyte here is 10**6 bytes, not 2**20."
         return None
 
-    if not callable(fn):
-        return verdict(False, f"max_chunk_tokens expects a function, got {type(fn).__name__}.")
+    if (refused := not_a_function("max_chunk_tokens", fn)) is not None:
+        return refused
     for description, args, expected in cases:
         got, error = call(fn, description, *args)
         if error is not None:

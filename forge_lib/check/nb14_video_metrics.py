@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from forge_lib.check._core import Verdict, call, close, run_cases, verdict
+from forge_lib.check._core import Verdict, call, close, not_a_function, run_cases, verdict
 
 __all__ = ["consecutive_cosine", "pixel_flow_to_grid"]
 
@@ -41,8 +41,8 @@ def consecutive_cosine(fn: Callable[[torch.Tensor], float]) -> Verdict:
 def pixel_flow_to_grid(fn: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
     """fn(flow (2, H, W) in pixels) -> grid (H, W, 2) for grid_sample(..., align_corners=True)."""
     name = "pixel_flow_to_grid"
-    if not callable(fn):
-        return verdict(False, f"{name} expects a function, got {type(fn).__name__}.")
+    if (refused := not_a_function(name, fn)) is not None:
+        return refused
     for seed, (h, w) in [(0, (5, 7)), (1, (8, 4))]:
         gen = torch.Generator().manual_seed(seed)
         flow = torch.randn(2, h, w, generator=gen, dtype=torch.float64)

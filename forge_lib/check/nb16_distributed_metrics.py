@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from itertools import permutations
 
-from forge_lib.check._core import Verdict, call, close, run_cases, verdict
+from forge_lib.check._core import Verdict, call, close, not_a_function, run_cases, verdict
 
 __all__ = ["combine_ranks", "even_shards", "order_free_sum"]
 
@@ -54,8 +54,8 @@ def even_shards(fn: Callable[[int, int], list[range]]) -> Verdict:
     Correct: all 4 hidden cases pass.
     True
     """
-    if not callable(fn):
-        return verdict(False, f"even_shards expects a function, got {type(fn).__name__}.")
+    if (refused := not_a_function("even_shards", fn)) is not None:
+        return refused
     cases = [(10, 3), (10, 2), (4000, 3), (7, 7)]
     for n, world in cases:
         description = f"{n} items over {world} ranks"
@@ -97,8 +97,8 @@ def order_free_sum(fn: Callable[[list[float]], float]) -> Verdict:
     Correct: all 3 hidden cases give the correctly rounded sum in every order.
     True
     """
-    if not callable(fn):
-        return verdict(False, f"order_free_sum expects a function, got {type(fn).__name__}.")
+    if (refused := not_a_function("order_free_sum", fn)) is not None:
+        return refused
     cases = [
         ("[1e16, 1.0, -1e16, 1.0]", [1e16, 1.0, -1e16, 1.0]),
         ("[0.1, 0.2, 0.3, 0.4]", [0.1, 0.2, 0.3, 0.4]),
