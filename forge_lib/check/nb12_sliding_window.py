@@ -72,10 +72,13 @@ def sliding_window_ppl(fn: Callable[[torch.nn.Module, torch.Tensor, int, int], f
     def mistakes(args, got):
         model, ids, c, s = args
         window_nll = []  # (NLL of the targets each window newly scores, their count)
+        rescored_nll, rescored_count = 0.0, 0  # every target of every window, overlaps again
         for begin, end, n_scored in window_spans(len(ids), context=c, stride=s):
             logp = torch.log_softmax(model(ids[None, begin:end])[0].double(), -1)
-            picked = logp.gather(1, ids[begin + 1:end + 1, None])[-n_scored:]
-            window_nll.append((-float(picked.sum()), n_scored))
+            picked = logp.gather(1, ids[begin + 1:end + 1, None])
+            window_nll.append((-float(picked[-n_scored:].sum()), n_scored))
+            rescored_nll -= float(picked.sum())
+            rescored_count += end - begin
         total_nll = sum(nll for nll, _ in window_nll)
         if close(got, total_nll / (len(ids) - 1)):
             return "that is the mean NLL; the perplexity is its exp."
@@ -84,8 +87,11 @@ def sliding_window_ppl(fn: Callable[[torch.nn.Module, torch.Tensor, int, int], f
             return ("that is the mean of the windows' perplexities, which weighs a window that "
                     "scores 1 new target like one that scores 8: add the windows' NLL sums and "
                     "counts, then exp(total NLL / total count).")
+        scored_twice = "overlapping windows score some targets twice; count only the new ones."
+        if s < c and close(got, math.exp(rescored_nll / rescored_count)):
+            return scored_twice
         total, count = 0.0, 0
-        for b in range(0, len(ids) - 1, s):  # every target of every window, overlaps included
+        for b in range(0, len(ids) - 1, s):  # the same, with a window starting every stride
             window = ids[b:b + c + 1]
             if len(window) < 2:
                 break
@@ -93,7 +99,7 @@ def sliding_window_ppl(fn: Callable[[torch.nn.Module, torch.Tensor, int, int], f
             total -= float(logp.gather(1, window[1:, None]).sum())
             count += len(window) - 1
         if s < c and close(got, math.exp(total / count)):
-            return "overlapping windows score some targets twice; count only the new ones."
+            return scored_twice
         return None
 
     return run_cases("sliding_window_ppl", fn, cases, mistakes)

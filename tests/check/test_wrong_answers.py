@@ -168,17 +168,20 @@ def improvement_nan(metric, best, mode):
     return best is None or (metric < best if mode == "min" else metric > best)
 
 
-def sliding_window_ppl_by_hand(model, ids, context, stride, per_window_mean=False, log=False):
-    """Right unless told to average the windows' perplexities or to stop before exp."""
-    nll, ppls = 0.0, []
+def sliding_window_ppl_by_hand(model, ids, context, stride, per_window_mean=False, log=False,
+                               score_overlap=False):
+    """Right unless told to average the windows' perplexities, to stop before exp, or to score
+    every target of every window (the overlap counted again)."""
+    nll, count, ppls = 0.0, 0, []
     for begin, end, n_scored in window_spans(len(ids), context=context, stride=stride):
+        n = end - begin if score_overlap else n_scored
         logp = torch.log_softmax(model(ids[None, begin:end])[0].double(), -1)
-        window = -float(logp.gather(1, ids[begin + 1:end + 1, None])[-n_scored:].sum())
-        nll += window
-        ppls.append(math.exp(window / n_scored))
+        window = -float(logp.gather(1, ids[begin + 1:end + 1, None])[-n:].sum())
+        nll, count = nll + window, count + n
+        ppls.append(math.exp(window / n))
     if per_window_mean:
         return statistics.mean(ppls)
-    return nll / (len(ids) - 1) if log else math.exp(nll / (len(ids) - 1))
+    return nll / count if log else math.exp(nll / count)
 
 
 def cosine_with_frame_0(f):
@@ -342,6 +345,8 @@ WRONG = [
      "the perplexity is its exp"),
     ("sliding_window_ppl", lambda m, ids, c, s: sliding_window_ppl_by_hand(
         m, ids, c, s, per_window_mean=True), "mean of the windows' perplexities"),
+    ("sliding_window_ppl", lambda m, ids, c, s: sliding_window_ppl_by_hand(
+        m, ids, c, s, score_overlap=True), "twice"),
     # 13
     ("psnr_from_mse", lambda m, r: 10 * math.log10(r / m), "the peak enters squared"),
     ("psnr_from_mse", lambda m, r: 20 * math.log10(r / m), "root of the MSE"),
@@ -431,6 +436,23 @@ def test_the_notebook_solution_passes(capsys, notebook, checker, name, solution,
 
 def test_log_sum_exp_by_hand_passes_the_forbidden_function_check(capsys):
     assert verdict_of(capsys, check.stable_mean_nll, mean_nll_by_hand)[0]
+
+
+OTHER_RIGHT_ANSWERS = [  # the library's own functions and closed forms agree with the checkers
+    ("tensorboard_smoothing", fl.smooth_like_tensorboard),
+    ("window_count", lambda n, c, s: len(window_spans(n, context=c, stride=s))),
+    ("window_count", lambda n, c, s: 1 + max(0, math.ceil((n - 1 - c) / s))),
+    ("sliding_window_ppl", lambda m, ids, c, s: fl.sliding_window_perplexity(m, ids, context=c,
+                                                                             stride=s)),
+    ("sliding_window_ppl", sliding_window_ppl_by_hand),
+]
+
+
+@pytest.mark.parametrize(("checker", "right"), OTHER_RIGHT_ANSWERS,
+                         ids=[f"{c}-{i}" for i, (c, _) in enumerate(OTHER_RIGHT_ANSWERS)])
+def test_another_right_answer_passes(capsys, checker, right):
+    ok, out = verdict_of(capsys, getattr(check, checker), right)
+    assert ok and out.startswith("Correct: "), out
 
 
 # --- the student edition's stubs -----------------------------------------------------------------

@@ -68,6 +68,15 @@ def test_untouched_memory_is_not_resident():
     assert mem.process_peak_mb < 10.0
 
 
+def _peaks_in_a_fresh_process(probe: str) -> list[float]:
+    """Run a probe script in a new Python; the peaks it prints. Skips where glibc is absent."""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.strip()
+    if out == "not glibc":
+        pytest.skip("not glibc")
+    return [float(x) for x in out.split()]
+
+
 _REUSE_PROBE = """
 import numpy as np, torch, forge_lib as fl
 from forge_lib.metrics import profiling
@@ -91,11 +100,7 @@ def test_release_memory_keeps_freed_heap_from_hiding_an_allocation():
     # because an earlier test had left a free chunk of that size in the heap. Built on purpose
     # here, in a fresh process: without the release the tensor lands in resident pages and RSS
     # does not move; with it (the default) the same block measures its 100 MB.
-    out = subprocess.run([sys.executable, "-c", _REUSE_PROBE], capture_output=True, text=True,
-                         timeout=120, check=True).stdout.strip()
-    if out == "not glibc":
-        pytest.skip("not glibc")
-    kept, released = (float(x) for x in out.split())
+    kept, released = _peaks_in_a_fresh_process(_REUSE_PROBE)
     assert kept < 10.0
     assert released == pytest.approx(100.0, rel=0.10)
 
@@ -460,9 +465,5 @@ def test_fix_mmap_threshold_makes_rss_follow_live_tensors():
     # every run of the same block measures the same 16 MB, even without releasing memory.
     # A fresh process: the switch lasts for the rest of a process, and the heap of a long test
     # session (other tests' allocations) is not the state this claim is about.
-    out = subprocess.run([sys.executable, "-c", _MMAP_PROBE], capture_output=True, text=True,
-                         timeout=120, check=True).stdout.strip()
-    if out == "not glibc":
-        pytest.skip("not glibc")
-    peaks = [float(x) for x in out.split()]
+    peaks = _peaks_in_a_fresh_process(_MMAP_PROBE)
     assert peaks == pytest.approx([16.0] * 3, rel=0.1)
