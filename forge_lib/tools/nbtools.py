@@ -68,19 +68,30 @@ def _state_run_time(nb: nbformat.NotebookNode) -> bool:
     return changed
 
 
-def run_notebook(path: Path, timeout: int = 300) -> float:
+def execute(nb: nbformat.NotebookNode, folder: Path, *, timeout: int = 300,
+            allow_errors: bool = False) -> nbformat.NotebookNode:
+    """Run every cell of `nb` in a fresh python3 kernel started in `folder`, in place; return nb.
+
+    allow_errors=True keeps going past a failing cell (its error output is kept), to report
+    every error of a notebook at once instead of the first."""
     from nbclient import NotebookClient
 
-    nb = nbformat.read(path, as_version=4)
-    started = time.perf_counter()
-    # Run from the notebooks folder, as JupyterLab and nbval do, so relative paths agree.
+    # Run from the notebook's folder, as JupyterLab and nbval do, so relative paths agree.
     # record_timing=False: per-cell timestamps would make every re-run a diff of the notebook.
     # store_widget_state=False: tqdm.auto's progress widgets would store ~35 KB of state with
     # random ids per run, and make nbconvert pages fetch the widget script from a CDN; their
     # text fallback (the finished bar) is what the file keeps.
     NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                   store_widget_state=False,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+                   store_widget_state=False, allow_errors=allow_errors,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
+def run_notebook(path: Path, timeout: int = 300) -> float:
+    """Execute the notebook file in place, record its run time and state it in the title cell."""
+    nb = nbformat.read(path, as_version=4)
+    started = time.perf_counter()
+    execute(nb, path.parent, timeout=timeout)
     elapsed = time.perf_counter() - started
     for cell in nb.cells:
         cell.metadata.pop("execution", None)

@@ -7,7 +7,7 @@ import re
 import nbformat
 import pytest
 
-from forge_lib.tools import publish
+from forge_lib.tools import nbtools, publish
 
 NOTEBOOKS = publish.notebook_paths()
 SELF_CHECK_CALL = re.compile(r"fl\.check\.\w+\((\w+)")
@@ -21,13 +21,9 @@ def student_folder(tmp_path_factory):
 
 
 def _execute(path):
-    from nbclient import NotebookClient
-
     nb = nbformat.read(path, as_version=4)
     # allow_errors: collect every error output, so a failure lists them all instead of the first.
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    return nb
+    return nbtools.execute(nb, path.parent, allow_errors=True)
 
 
 @pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS])
