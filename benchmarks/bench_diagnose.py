@@ -69,7 +69,8 @@ def main() -> None:
             run["train"], val_loss=run["val"], val_steps=run["val_steps"], grad_norm=run["grads"]))
         med_s, _ = timed(lambda run=run, n=n: _running_median(run["train"], n // 10 | 1))
         base = base or (diag_s, med_s)
-        codes = ", ".join(f.code for f in found)
+        codes = ", ".join(f.code + (f" ({f.evidence['count']})" if "count" in f.evidence else "")
+                          for f in found)  # the 3 real spikes, not the early decay
         print(f"{n:>9,} {diag_s:>11.2f} {diag_s / base[0]:>6.1f} {med_s:>9.3f} "
               f"{med_s / base[1]:>6.1f}  {codes}")
     run = synthetic_run(SIZES[0])
