@@ -23,10 +23,12 @@ Every public name is re-exported here, explicitly. Where things live:
              vision/video PSNR, SSIM, Frechet distance, perceptual and temporal metrics
              feature_nets the seeded random conv nets that stand in for Inception, VGG and I3D
              fmt          the one rule for printing numbers
-  course/    the course's own material: language (the synthetic language with an exact entropy
-             floor), model (the tiny transformer and its checkpoint), training (the training
-             loop of notebooks 09-12 and of the tiny model), numerics, images and videos (demo
-             fixtures), distributed (notebook 16's launch)
+  course/    the course's own material: assets (real tokenizers, a real LM, plays and FID's
+             Inception, found in pinned packages and verified), language (the synthetic
+             language with an exact entropy floor), model (the tiny transformer and its
+             checkpoint), training (the training loop of notebooks 09-12 and of the tiny
+             model), numerics, images and videos (demo fixtures), distributed (notebook 16's
+             launch)
   check/     fl.check.<name>: the exercise checkers, one module per notebook
   tools/     command-line tools for the course files (nbtools, publish); scripts/ at the
              repository root holds the entry points (training the tiny model, the
@@ -34,6 +36,16 @@ Every public name is re-exported here, explicitly. Where things live:
 """
 
 from forge_lib import check
+from forge_lib.course.assets import (
+    ASSETS,
+    Asset,
+    asset_path,
+    load_fid_inception,
+    load_gpt2_tokenizer,
+    load_play,
+    load_smollm2,
+    play_names,
+)
 from forge_lib.course.distributed import launch_dist_perplexity, torchrun_command, val_batches
 from forge_lib.course.images import (
     add_gaussian_noise,

@@ -3,7 +3,8 @@
 # from a copy of the checkout and installed non-editable (`pip install .`), with requirements.txt
 # as constraints so every version is the pinned one; then, from outside the checkout, a smoke
 # test: import forge_lib, a perplexity, the vision metrics, what load_tiny_model says without
-# the course's data/ folder, and the "install forge_lib[course]" message of an optional extra.
+# the course's data/ folder, what the real-asset loaders say without their packages, and the
+# "install forge_lib[course]" message of an optional extra.
 #
 #     scripts/smoke_install.sh     # about 30 s on 2 cores with torch from a local wheel cache
 #
@@ -67,6 +68,13 @@ except FileNotFoundError as exc:
 model, card = fl.load_tiny_model(path=Path(os.environ["FORGE_CHECKOUT"]) / "data" / "tiny_lm.pt")
 assert model(torch.tensor([[1, 5, 2]])).shape == (1, 3, model.config.vocab_size)
 assert card["val_tokens"] > 0
+
+# The real assets come from their own pinned packages: without them, a clear message
+try:
+    fl.load_gpt2_tokenizer()
+    raise AssertionError("load_gpt2_tokenizer ran without the assets installed")
+except FileNotFoundError as exc:
+    assert "requirements-assets.txt" in str(exc), exc
 
 # An optional extra that is missing says how to install it
 try:

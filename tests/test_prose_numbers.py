@@ -20,6 +20,7 @@ NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*\.\d+(?:e[+-]?\d+)?|(?<![\w.,])\d{1,3}
 # Values a notebook quotes without printing them, each with its source.
 CITED = {
     "00": {"2.688e+43": "an example of fl.fmt's format, printed by no cell on purpose",
+           "50,257": "GPT-2's vocabulary size (Radford et al. 2019)",
            "24,400": "the source material's padding example (227 -> 24,400)"},
     "03": {"24,400": "the source material's claim, checked in section 5",
            "50,257": "GPT-2's vocabulary size (Radford et al. 2019)"},
@@ -40,6 +41,10 @@ CITED = {
            "2,048": "Inception-v3's pool3 width (Szegedy et al. 2016)",
            "50,000": "the FID convention of 50,000 generated images (Heusel et al. 2017)"},
     "16": {"8.5": "the top of the demo's losses, torch.rand(...) * 8 + 0.5 in the cell"},
+    "17": {"37.50": "GPT-2 117M, WikiText-103 perplexity (Radford et al. 2019, Table 3)",
+           "19.44": "GPT-2 large on WikiText-2, stride 1024 (Hugging Face transformers guide "
+                    "'Perplexity of fixed-length models')",
+           "16.44": "GPT-2 large on WikiText-2, stride 512 (the same guide)"},
 }
 
 

@@ -33,3 +33,4 @@ from forge_lib.check.nb13_image_metrics import frechet_1d, psnr_from_mse, trace_
 from forge_lib.check.nb14_video_metrics import consecutive_cosine, pixel_flow_to_grid
 from forge_lib.check.nb15_choosing_a_metric import bits_per_dim, causal_token_accuracy
 from forge_lib.check.nb16_distributed_metrics import combine_ranks, even_shards, order_free_sum
+from forge_lib.check.nb17_real_model import labels_from_mask, ppl_per_other_token

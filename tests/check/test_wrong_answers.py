@@ -380,6 +380,15 @@ WRONG = [
     ("even_shards", shards_padded, "counts those items twice"),
     ("order_free_sum", sum, "not associative"),
     ("order_free_sum", lambda v: sum(sorted(v)), "sorting makes the order fixed"),
+    # 17: labels from the attention mask; the same predictions under another tokenizer
+    ("labels_from_mask", lambda ids, m: ids.masked_fill(ids == 2, -100), "finds padding by its id"),
+    ("labels_from_mask", lambda ids, m: ids.masked_fill(m == 1, -100), "masks the real tokens"),
+    ("labels_from_mask", lambda ids, m: ids.clone(), "must be -100"),
+    ("labels_from_mask", lambda ids, m: ids.masked_fill(m == 0, 0), "not 0"),
+    ("ppl_per_other_token", lambda bpb, b, t: 2 ** (bpb * t / b), "swapped"),
+    ("ppl_per_other_token", lambda bpb, b, t: 2 ** bpb, "perplexity per byte"),
+    ("ppl_per_other_token", lambda bpb, b, t: math.exp(bpb * b / t), "bits are base 2"),
+    ("ppl_per_other_token", lambda bpb, b, t: bpb * b / t, "2 to that power"),
 ]
 
 

@@ -274,70 +274,23 @@ def test_sliding_window_refuses_a_context_longer_than_the_hf_model_reads(gpt2, s
         fl.sliding_window_nll(gpt2, stream, context=65, stride=8)
 
 
-# d) The optional GPT-2 cells of notebooks 02 and 03, end to end
+# d) The notebooks that may load huggingface_hub set HF_HUB_OFFLINE first (notebook 17 runs the
+# source's GPT-2-style example on a real model; tests/course/test_assets.py covers its loaders)
 
-TEXTS = ["The quick brown fox jumps over the lazy dog.",
-         "Padding fills the short rows of a batch, and it is not text.",
-         "A tiny tokenizer, trained on three sentences, for a tiny random GPT-2."]
-
-
-@pytest.fixture(scope="module")
-def saved_gpt2(tmp_path_factory) -> Path:
-    """A folder as save_pretrained writes it: a random GPT-2 and a byte-level BPE tokenizer
-    trained here on three sentences (any text encodes: the 256 bytes are in its vocabulary)."""
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2TokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny_gpt2")
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(TEXTS, vocab_size=300, min_frequency=1,
-                            special_tokens=["<|endoftext|>"], show_progress=False)
-    tokenizer = GPT2TokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<|endoftext|>",
-                                  eos_token="<|endoftext|>", unk_token="<|endoftext|>")
-    eos = tokenizer.eos_token_id
-    tiny_gpt2(vocab_size=len(tokenizer), bos_token_id=eos, eos_token_id=eos).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-def notebook_code(name: str) -> list[str]:
-    """The code cells as plain Python: IPython's line magics (`%config` of the figure format)
-    are left out, since these tests exec the cells outside a kernel."""
+def setup_cell(name: str) -> str:
+    """A notebook's first code cell as plain Python: IPython's line magics (`%config` of the
+    figure format) are left out, since these tests run the cell outside a kernel."""
     notebook = json.loads((ROOT / "notebooks" / name).read_text(encoding="utf-8"))
-    return ["".join(line for line in c["source"] if not line.startswith("%"))
-            for c in notebook["cells"] if c["cell_type"] == "code"]
+    first = next(c for c in notebook["cells"] if c["cell_type"] == "code")
+    return "".join(line for line in first["source"] if not line.startswith("%"))
 
 
-def setup_and_gpt2_cells(name: str) -> tuple[str, str]:
-    code = notebook_code(name)
-    gpt2_cells = [c for c in code if "FORGE_GPT2_PATH" in c and "from_pretrained" in c]
-    assert len(gpt2_cells) == 1, f"{name}: expected one GPT-2 cell reading FORGE_GPT2_PATH"
-    return code[0], gpt2_cells[0]
-
-
-@pytest.fixture
-def run_cells(monkeypatch):
-    """exec notebook cells in one namespace; the process-wide state they set is restored."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    with torch.random.fork_rng():
-        def run(*sources: str, name: str) -> dict:
-            namespace: dict = {"__name__": "__notebook__"}
-            for i, source in enumerate(sources):
-                exec(compile(source, f"{name} cell {i}", "exec"), namespace)
-            return namespace
-        yield run
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(deterministic)
-
-
-NOTEBOOKS = ["02_label_shifting.ipynb", "03_padding.ipynb"]
+NOTEBOOKS = ["02_label_shifting.ipynb", "03_padding.ipynb", "17_real_model.ipynb"]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_hf_hub_offline_is_set_before_anything_imports_huggingface_hub(name):
-    setup, _ = setup_and_gpt2_cells(name)
-    statements = ast.parse(setup).body
+    statements = ast.parse(setup_cell(name)).body
     sets_offline = [i for i, s in enumerate(statements) if "HF_HUB_OFFLINE" in ast.unparse(s)]
     may_import_hub = [i for i, s in enumerate(statements) if isinstance(s, (ast.Import, ast.ImportFrom))
                       and any(m in ast.unparse(s) for m in ("torchmetrics", "forge_lib",
@@ -348,8 +301,7 @@ def test_hf_hub_offline_is_set_before_anything_imports_huggingface_hub(name):
 def test_notebook_02_setup_makes_huggingface_hub_offline(tmp_path):
     """In a fresh process (this one imported huggingface_hub long ago): notebook 02's first cell
     leaves huggingface_hub imported, and offline."""
-    setup, _ = setup_and_gpt2_cells("02_label_shifting.ipynb")
-    probe = (f"exec(compile({setup!r}, 'setup', 'exec'))\n"
+    probe = (f"exec(compile({setup_cell('02_label_shifting.ipynb')!r}, 'setup', 'exec'))\n"
              "import sys\n"
              "assert 'huggingface_hub' in sys.modules, 'the premise: torchmetrics imports it'\n"
              "import huggingface_hub.constants\n"
@@ -360,46 +312,3 @@ def test_notebook_02_setup_makes_huggingface_hub_offline(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "True"
-
-
-def test_notebook_02_gpt2_cell_on_a_saved_tiny_gpt2(saved_gpt2, run_cells, monkeypatch, capsys):
-    monkeypatch.setenv("FORGE_GPT2_PATH", str(saved_gpt2))
-    setup, gpt2_cell = setup_and_gpt2_cells("02_label_shifting.ipynb")
-    ns = run_cells(setup, gpt2_cell, name="02")
-    printed = capsys.readouterr().out
-    assert "skipped" not in printed
-    for key in ("exp_of_hugging_face_loss", "shifted", "torchmetrics_shifted", "unshifted"):
-        assert f"\n{key} " in "\n" + printed
-    out, ids = ns["out"], ns["gpt2_ids"]
-    assert out.logits.shape == (*ids.shape, ns["gpt2"].config.vocab_size)
-    shifted = fl.perplexity(*fl.shift_for_causal_lm(out.logits, ids))
-    assert abs(math.log(shifted) - out.loss.item()) <= 4 * EPS32 * out.loss.item()
-
-
-def test_notebook_03_gpt2_cell_on_a_saved_tiny_gpt2(saved_gpt2, run_cells, monkeypatch, capsys):
-    monkeypatch.setenv("FORGE_GPT2_PATH", str(saved_gpt2))
-    setup, gpt2_cell = setup_and_gpt2_cells("03_padding.ipynb")
-    ns = run_cells(setup, gpt2_cell, name="03")
-    printed = capsys.readouterr().out
-    assert "skipped" not in printed
-    for key in ("gpt2_padding_counted", "gpt2_padding_ignored", "gpt2_pad_fraction"):
-        assert f"\n{key} " in "\n" + printed
-    model, tokenizer = ns["gpt2"], ns["gpt2_tokenizer"]
-    assert ns["gpt2_logits"].shape == (2, 48, model.config.vocab_size)
-    # padding ignored = each text alone, unpadded, token-weighted
-    sequences = [tokenizer(text)["input_ids"] for text in ns["texts"]]
-    nll, count = reference_nll(model, sequences)
-    assert int((ns["real_targets"] != -100).sum()) == count
-    ignored = fl.perplexity(ns["lg"], ns["real_targets"], ignore_index=-100)
-    assert abs(math.log(ignored) - nll / count) <= 1e-5 * (nll / count)
-    counted = fl.perplexity(ns["lg"], ns["all_targets"])
-    assert counted != pytest.approx(ignored, rel=1e-3)
-
-
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_gpt2_cell_skips_when_the_model_is_absent(tmp_path, run_cells, monkeypatch, capsys, name):
-    monkeypatch.setenv("FORGE_GPT2_PATH", str(tmp_path / "no_such_model"))
-    setup, gpt2_cell = setup_and_gpt2_cells(name)
-    ns = run_cells(setup, gpt2_cell, name=name)
-    assert "skipped: GPT-2" in capsys.readouterr().out
-    assert ns.get("gpt2") is None

@@ -298,7 +298,7 @@ def test_sidebar_lists_the_course_in_reading_order(browser, site, edition):
         _shot(page, f"site_{edition}_index")
     finally:
         page.close()
-    assert hrefs == [f"{p.stem}.html" for p in NOTEBOOKS] and len(hrefs) == 17
+    assert hrefs == [f"{p.stem}.html" for p in NOTEBOOKS] and len(hrefs) == 18
     for path, title in zip(NOTEBOOKS, titles, strict=True):
         assert title == f"{path.name[:2]} · {publish.notebook_title(nbformat.read(path, 4))}"
     assert page.forge_log == []
