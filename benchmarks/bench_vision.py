@@ -8,6 +8,11 @@
    error against a float64 reference that takes an independent route: numpy two-pass
    covariances, a Cholesky factor S_a = L L^T, and Tr((S_a S_b)^(1/2)) = sum sqrt(eig(L^T S_b L)).
 2. fl.ssim on 16 images of 3 x 256 x 256 against torchmetrics' SSIM (median of repeats).
+3. fl.frechet_distance with fewer samples than dimensions (N = 32 per side, D = 2,048: notebook
+   13's real-Inception section), whose route through the singular values of the N x N cross
+   product is set against the D x D route (fl.frechet_distance_from_stats) and torchmetrics'
+   compute, with errors against a 50-digit mpmath value of the same formula on a D = 64 copy
+   of the case (mpmath at D = 2,048 would take hours).
 """
 
 from __future__ import annotations
@@ -118,6 +123,40 @@ def bench_ssim(batch: int = 16, size: int = 256, repeats: int = 5) -> None:
           f"|difference| = {abs(ours.item() - theirs.item()):.1e}")
 
 
+def bench_frechet_few_samples(n: int = 32, d: int = 2048) -> None:
+    import mpmath
+
+    print(f"\nFréchet distance with N = {n} < D = {d} (float64), {torch.get_num_threads()} threads")
+    a, b = features(n, d, seed=3, scale=1.0, shift=0.0), features(n, d, seed=4, scale=1.1, shift=0.02)
+    ours, ours_s = timed(lambda: fl.frechet_distance(a, b).item())
+    stats, stats_s = timed(lambda: fl.frechet_distance_from_stats(*fl.gaussian_stats(a),
+                                                                    *fl.gaussian_stats(b)).item())
+    tm, tm_update_s, tm_compute_s = torchmetrics_fd(a, b)
+    print(f"  {'method':<44} {'time s':>8} {'x ours':>8} {'rel. diff to ours':>18}")
+    for name, seconds, value in [("fl.frechet_distance (N x N singular values)", ours_s, ours),
+                                 ("frechet_distance_from_stats (D x D eigh)", stats_s, stats),
+                                 ("torchmetrics compute (D x D eigvals)", tm_compute_s, tm)]:
+        print(f"  {name:<44} {seconds:8.3f} {seconds / ours_s:8.1f} {abs(value - ours) / ours:18.2e}")
+    small_a, small_b = a[:, :64], b[:, :64]  # accuracy against 50 digits, on a D = 64 copy
+    mpmath.mp.dps = 50
+
+    def mp_stats(x):
+        m = mpmath.matrix((x - x.mean(0)).tolist())
+        return m.T * m / (x.shape[0] - 1)
+
+    s_a, s_b = mp_stats(small_a), mp_stats(small_b)
+    evals = mpmath.eig(s_a * s_b, left=False, right=False)
+    mean_term = (small_a.mean(0) - small_b.mean(0)).square().sum().item()
+    exact = float(mean_term + sum(s_a[i, i] + s_b[i, i] for i in range(64))
+                  - 2 * mpmath.fsum(mpmath.sqrt(max(mpmath.re(e), 0)) for e in evals))
+    low_rank = fl.frechet_distance(small_a, small_b).item()
+    by_stats = fl.frechet_distance_from_stats(*fl.gaussian_stats(small_a),
+                                              *fl.gaussian_stats(small_b)).item()
+    print(f"  D = 64 copy, relative error against mpmath: N x N route {abs(low_rank - exact) / exact:.1e},"
+          f" D x D route {abs(by_stats - exact) / exact:.1e}")
+
+
 if __name__ == "__main__":
     bench_ssim()
+    bench_frechet_few_samples()
     bench_frechet()

@@ -5,6 +5,7 @@
     fl.frechet_distance(features_real, features_gen) # FID when the features are image features
     fl.kernel_inception_distance(real, gen, subset_size=200)  # KID: (mean, std) over subsets
     fl.perceptual_distance(x, y, extractor)          # LPIPS-style, on any conv feature extractor
+    fl.inception_features(net, images, resize="pil_bicubic")  # (N, 2048) for a real FID
 
 PSNR and SSIM follow torchmetrics' conventions exactly (pooled MSE over the batch; Gaussian
 window 11 x 11, sigma 1.5, reflect padding, every pixel averaged), so a number from here and one
@@ -12,7 +13,10 @@ from `torchmetrics.image` agree. The Fréchet distance is computed in float64 by
 formulation that cannot produce complex numbers; KID follows torchmetrics' KernelInceptionDistance
 (cubic polynomial kernel, unbiased MMD^2 per random subset). The default feature extractor is
 fl.RandomConvFeatures (forge_lib/metrics/feature_nets.py), whose numbers are comparable only
-with themselves.
+with themselves. For a real FID, `inception_features` prepares images the way FID's
+Inception network expects them (resize to 299 with a named filter, optional uint8 quantisation,
+(x - 128) / 128) and embeds them in batches; the network is an argument (the course loads it with
+fl.load_fid_inception()), so this module downloads and imports nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from forge_lib.metrics import validation
 from forge_lib.metrics.feature_nets import RandomConvFeatures
 
 __all__ = ["psnr", "ssim", "gaussian_stats", "frechet_distance", "frechet_distance_from_stats",
-           "kernel_inception_distance", "extract_features", "perceptual_distance"]
+           "kernel_inception_distance", "extract_features", "perceptual_distance",
+           "INCEPTION_RESIZE", "inception_inputs", "inception_features"]
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor, *, data_range: float,
@@ -238,12 +243,33 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor, *,
     the square root and the regularisation of singular covariances. The value is biased upward
     for small N (two samples of one distribution give > 0), so compare values only at equal N.
 
+    With fewer samples than dimensions (N_a or N_b < D, e.g. a few hundred Inception features of
+    D = 2,048) and eps = 0 it never forms a D x D matrix: with X_a, X_b the centred features,
+    Tr((S_a S_b)^(1/2)) is the sum of the singular values of X_a X_b^T (N_a x N_b) divided by
+    sqrt((N_a - 1)(N_b - 1)), exactly; two D x D eigendecompositions would cost seconds and add
+    the square roots of D - N rounding-level eigenvalues.
+
     >>> a = torch.randn(500, 3, generator=torch.Generator().manual_seed(0))
     >>> round(frechet_distance(a, a + 1.0).item(), 6)   # same covariance: ||(1, 1, 1)||^2
     3.0
     """
     a, b = _feature_pair(features_a, features_b, "features_a", "features_b")
+    eps = validation.non_negative_number(eps, "eps")
+    if eps == 0 and min(len(a), len(b)) < a.shape[1]:
+        return _frechet_distance_low_rank(a.double(), b.double())
     return frechet_distance_from_stats(*gaussian_stats(a), *gaussian_stats(b), eps=eps)
+
+
+def _frechet_distance_low_rank(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """frechet_distance through the N_a x N_b cross product: for S = X^T X / (N - 1),
+    (S_a S_b)^(1/2) has the singular values of X_a X_b^T / sqrt((N_a - 1)(N_b - 1)) as its
+    non-zero eigenvalues, so its trace is their sum (a nuclear norm)."""
+    mu_a, mu_b = a.mean(dim=0), b.mean(dim=0)
+    xa, xb = a - mu_a, b - mu_b  # (N_a, D), (N_b, D), centred
+    na, nb = len(a) - 1, len(b) - 1
+    tr_sqrt = torch.linalg.svdvals(xa @ xb.T).sum() / math.sqrt(na * nb)
+    dist = (mu_a - mu_b).square().sum() + xa.square().sum() / na + xb.square().sum() / nb - 2 * tr_sqrt
+    return dist.clamp(min=0)
 
 
 def _unbiased_mmd2(x: torch.Tensor, y: torch.Tensor, degree: int, gamma: float,
@@ -344,3 +370,99 @@ def perceptual_distance(x: torch.Tensor, y: torch.Tensor,
             ny = fy / (fy.norm(dim=1, keepdim=True) + 1e-10)
             total += (nx - ny).square().sum(dim=1).mean(dim=(1, 2)).double()
     return total
+
+
+# The resize filters of the FID implementations that clean-fid compares (Parmar et al. 2022).
+INCEPTION_RESIZE = ("pil_bicubic", "bicubic", "bilinear")
+
+
+def _pil_bicubic(x: torch.Tensor, size: int) -> torch.Tensor:
+    """clean-fid's resize: PIL's bicubic filter on each channel as a float32 image ('F' mode).
+    PIL widens the filter by the scale factor when it shrinks an image, so it antialiases."""
+    import numpy as np
+    from PIL import Image
+
+    out = np.empty((x.shape[0], x.shape[1], size, size), dtype=np.float32)
+    arr = x.numpy()
+    for i in range(arr.shape[0]):
+        for c in range(arr.shape[1]):
+            img = Image.fromarray(np.ascontiguousarray(arr[i, c], dtype=np.float32))  # mode 'F'
+            out[i, c] = np.asarray(img.resize((size, size), Image.Resampling.BICUBIC))
+    return torch.from_numpy(out)
+
+
+def inception_inputs(images: torch.Tensor, *, resize: str = "pil_bicubic", quantize: bool = True,
+                     size: int = 299) -> torch.Tensor:
+    """Images prepared for FID's Inception network: (N, 3, size, size) float32, (x - 128) / 128.
+
+    images: (N, 3, H, W), float in [0, 1] (values outside are clipped, as saving a file would)
+    or uint8 in 0..255. Steps, in clean-fid's order:
+    1. quantize=True rounds float images to 0..255 integers first, as stored PNGs are
+       (clean-fid's advice for generated images); False keeps the float values.
+    2. resize to size x size with `resize`: "pil_bicubic" (clean-fid's "clean" mode, PIL's
+       bicubic on float channels, antialiased when shrinking), "bicubic" or "bilinear"
+       (torch.nn.functional.interpolate, align_corners=False, no antialiasing: the aliased
+       resizes of pytorch-fid and clean-fid's "legacy_pytorch" mode). Clipped to [0, 255].
+    3. scale to (x - 128) / 128, the TF graph's input convention.
+
+    >>> x = inception_inputs(torch.zeros(2, 3, 32, 32), size=64)
+    >>> tuple(x.shape), x.min().item()                   # black is (0 - 128) / 128
+    ((2, 3, 64, 64), -1.0)
+    """
+    x = _pixels_0_255(images, resize, quantize)
+    return _resize_and_scale(x, resize, validation.positive_int(size, "size"))
+
+
+def _pixels_0_255(images: object, resize: object, quantize: object) -> torch.Tensor:
+    """Validate inception_inputs' arguments; return the images as float32 0-255 values."""
+    images = validation.tensor(images, "images")
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images: expected (N, 3, H, W) RGB images, got shape {tuple(images.shape)}.")
+    if images.shape[0] == 0:
+        raise ValueError("images: expected at least one image, got an empty batch.")
+    if resize not in INCEPTION_RESIZE:
+        raise ValueError(f"resize: expected one of {INCEPTION_RESIZE}, got {resize!r}.")
+    quantize = validation.flag(quantize, "quantize")
+    if images.dtype == torch.uint8:
+        return images.float()  # 0..255 already, and already quantised
+    if not images.is_floating_point():
+        raise TypeError(f"images: expected float images in [0, 1] or uint8 images in 0..255, "
+                        f"got dtype {images.dtype}.")
+    x = validation.unit_images(images, "images").float().clamp(0, 1) * 255
+    return x.round() if quantize else x  # round: the uint8 values a PNG would store
+
+
+def _resize_and_scale(x: torch.Tensor, resize: str, size: int) -> torch.Tensor:
+    if resize == "pil_bicubic":
+        x = _pil_bicubic(x, size)
+    else:
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode=resize,
+                                            align_corners=False, antialias=False)
+    return (x.clamp(0, 255) - 128) / 128  # (N, 3, size, size)
+
+
+def inception_features(net: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, *,
+                       resize: str = "pil_bicubic", quantize: bool = True, size: int = 299,
+                       batch_size: int = 16) -> torch.Tensor:
+    """Embed images with FID's Inception network: `inception_inputs` then `net`, batch by
+    batch without gradients. Returns (N, D) float64 (D = 2,048 for the pool features).
+
+    net: e.g. fl.load_fid_inception(), which takes (B, 3, 299, 299) scaled as (x - 128) / 128.
+    The network runs in its own dtype (float32), so the features carry float32 rounding.
+
+    >>> toy = lambda x: x.mean(dim=(2, 3))             # a stand-in "network": channel means
+    >>> inception_features(toy, torch.ones(2, 3, 8, 8), size=16).shape
+    torch.Size([2, 3])
+    """
+    if not callable(net):
+        raise TypeError(f"net: expected a module mapping (B, 3, {size}, {size}) images to features "
+                        f"(e.g. fl.load_fid_inception()), got {type(net).__name__}.")
+    pixels = _pixels_0_255(images, resize, quantize)  # (N, 3, H, W) float32 in 0-255
+    size = validation.positive_int(size, "size")
+    batch_size = validation.positive_int(batch_size, "batch_size")
+    parts = []
+    with torch.no_grad():
+        for i in range(0, len(pixels), batch_size):
+            x = _resize_and_scale(pixels[i:i + batch_size], resize, size)  # (B, 3, size, size)
+            parts.append(net(x).reshape(len(x), -1).double())  # (B, D)
+    return torch.cat(parts)
