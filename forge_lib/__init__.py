@@ -176,10 +176,13 @@ from forge_lib.metrics.video import (
     temporal_cosine_similarity,
 )
 from forge_lib.metrics.vision import (
+    INCEPTION_RESIZE,
     extract_features,
     frechet_distance,
     frechet_distance_from_stats,
     gaussian_stats,
+    inception_features,
+    inception_inputs,
     kernel_inception_distance,
     perceptual_distance,
     psnr,
