@@ -36,9 +36,9 @@ def main() -> None:
         with torch.no_grad():
             t32 = seconds(lambda w=window: model(w))
             ppl32 = fl.perplexity(*fl.shift_for_causal_lm(model(window).logits, window))
-            model64 = model.to(torch.float64)
-            t64 = seconds(lambda w=window: model64(w), repeat=1)
-            ppl64 = fl.perplexity(*fl.shift_for_causal_lm(model64(window).logits, window))
+            model.to(torch.float64)  # in place: the same module, its weights now float64
+            t64 = seconds(lambda w=window: model(w), repeat=1)
+            ppl64 = fl.perplexity(*fl.shift_for_causal_lm(model(window).logits, window))
             model.to(torch.float32)
         print(f"  {length:>4} tokens: float32 {t32:.2f} s ({length / t32:.0f} tokens/s), float64 "
               f"{t64:.2f} s ({t64 / t32:.2f}x); perplexity {ppl32:.7g} vs {ppl64:.7g} "
