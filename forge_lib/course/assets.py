@@ -76,6 +76,15 @@ def _package_dir(asset: Asset) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _require(*modules: str) -> None:
+    """An ImportError that says what to install, for the libraries a loader needs (the course's
+    requirements.txt pins them; an installed forge_lib alone does not bring them)."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(f"this loader needs {' and '.join(missing)}, not installed here: "
+                          f"`pip install -r requirements.txt` (the course's pins) brings them.")
+
+
 def _play_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*/*.md"))
 
@@ -126,9 +135,11 @@ def load_gpt2_tokenizer():
     >>> load_gpt2_tokenizer().encode("The quick brown fox").ids
     [464, 2068, 7586, 21831]
     """
+    encoder, merges = asset_path("gpt2_encoder"), asset_path("gpt2_merges")  # first: says what to install
+    _require("tokenizers")
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-    bpe = models.BPE.from_file(str(asset_path("gpt2_encoder")), str(asset_path("gpt2_merges")))
+    bpe = models.BPE.from_file(str(encoder), str(merges))
     tok = Tokenizer(bpe)
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -162,9 +173,10 @@ def load_smollm2(dtype: torch.dtype = torch.float32):
     is the quantized model's function computed in `dtype`, not the original bfloat16 model's.
     Loading takes about 20 s on 2 CPU cores.
     """
+    path = asset_path("smollm2")
+    _require("transformers", "gguf", "accelerate")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = asset_path("smollm2")
     with _quiet_transformers():
         # local_files_only: a folder on disk; the Hub is never asked, whatever HF_HUB_OFFLINE says
         tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)

@@ -129,6 +129,14 @@ def test_a_missing_package_says_what_to_install(monkeypatch):
         fl.load_smollm2()
 
 
+def test_a_missing_library_says_what_to_install(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "gguf" else real_find_spec(name, *a))
+    with pytest.raises(ImportError, match=r"needs gguf, not installed.*pip install -r requirements.txt"):
+        fl.load_smollm2()
+
+
 def test_an_unknown_asset_is_refused():
     with pytest.raises(ValueError, match="expected one of"):
         fl.asset_path("gpt2")
