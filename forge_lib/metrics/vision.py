@@ -459,10 +459,7 @@ def inception_features(net: Callable[[torch.Tensor], torch.Tensor], images: torc
                         f"(e.g. fl.load_fid_inception()), got {type(net).__name__}.")
     pixels = _pixels_0_255(images, resize, quantize)  # (N, 3, H, W) float32 in 0-255
     size = validation.positive_int(size, "size")
-    batch_size = validation.positive_int(batch_size, "batch_size")
-    parts = []
-    with torch.no_grad():
-        for i in range(0, len(pixels), batch_size):
-            x = _resize_and_scale(pixels[i:i + batch_size], resize, size)  # (B, 3, size, size)
-            parts.append(net(x).reshape(len(x), -1).double())  # (B, D)
-    return torch.cat(parts)
+    # Resized batch by batch inside the one batching loop: 299 px copies of all N images at once
+    # would cost N x 1 MB.
+    return extract_features(lambda batch: net(_resize_and_scale(batch, resize, size)), pixels,
+                            batch_size=batch_size)
