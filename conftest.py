@@ -25,6 +25,13 @@ kernel settings (a 300-step training run included), so 1e-9 is still 1e5 times t
 
 The smallest margin of each notebook is printed at the end of the run. FORGE_FMT_AUDIT_KEEP=path
 keeps every record there (notebook, cell, value, text, margin) for a closer look.
+
+Parallel runs (the end of this file): `pytest` runs on pytest-xdist workers (pyproject's addopts,
+`-n auto --dist loadfile`: every cell of a notebook on one worker, in order). Each worker keeps
+its own audit log, and sends its smallest margins back to the summary. The cores are shared, not
+multiplied: workers x threads per worker never exceeds the CPU count, since a kernel that starts
+as many OpenMP threads as there are cores, next to another one doing the same, runs several
+times slower.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.close(handle)
     os.environ[AUDIT_ENV] = path
     _state["log"] = Path(path)
+    _share_the_cores()
 
 
 def _new_records() -> list[dict]:
@@ -120,6 +128,19 @@ def pytest_runtest_call(item: pytest.Item):
             item.cell.source))
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: hand the margins back
+        session.config.workeroutput["forge_smallest"] = json.dumps(_state["smallest"])
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hooks: known only where xdist is installed
+def pytest_testnodedown(node, error) -> None:
+    """On the controller, as each worker ends: keep the smaller margin of every notebook."""
+    for notebook, record in json.loads(node.workeroutput.get("forge_smallest", "{}")).items():
+        if record["margin"] < _state["smallest"].get(notebook, {"margin": 1.0})["margin"]:
+            _state["smallest"][notebook] = record
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     smallest = _state["smallest"]
     if smallest:
@@ -136,3 +157,32 @@ def pytest_terminal_summary(terminalreporter) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _state["log"] is not None:
         _state["log"].unlink(missing_ok=True)
+
+
+# --- Parallel runs: how many workers, how many threads each ------------------------------------
+
+MAX_WORKERS = 4  # each worker may hold a real model (notebook 17: about 1 GB); a laptop's RAM
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: as many workers as the cores allow at the threads each one is given (an
+    explicit OMP_NUM_THREADS=2, the avx2 kernel pass, gets one worker on 2 cores)."""
+    threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
+    return max(1, min(MAX_WORKERS, _cpus() // threads))
+
+
+def _share_the_cores() -> None:
+    """In a worker, unless OMP_NUM_THREADS says otherwise: its share of the cores, for the
+    worker's own torch and for every notebook kernel it starts (they inherit the variable)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers and "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        threads = max(1, _cpus() // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
