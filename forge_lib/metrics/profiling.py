@@ -7,27 +7,47 @@
 
 What each memory figure sees (MB here is 10**6 bytes throughout):
 - `process_peak_mb`: the peak resident memory (RSS) of the whole process above its level at entry.
-  On Linux the kernel keeps the peak itself (VmHWM in /proc/self/status) and resets it when "5" is
-  written to /proc/self/clear_refs, so a spike of any duration is caught and nothing runs in the
-  background. Elsewhere a thread samples RSS every 5 ms, which can miss a shorter spike.
-  FORGE_NO_PROC_PEAK=1 in the environment hides the kernel's peak, as on macOS or Windows, so
-  the sampling fallback can be tested on Linux (`python -m forge_lib.tools.nbtools kernels portable`
-  runs every notebook that way).
+  On Linux the kernel keeps the process's lifetime peak (VmHWM in /proc/self/status). By default
+  (rss_method="auto") the tracker only reads it: when the block sets a new lifetime peak, that
+  peak is the block's, exactly, whatever its duration; when the block stays under a peak the
+  process reached earlier, the kernel's figure says nothing about the block, and a thread that
+  samples RSS every 5 ms (running alongside) gives the figure, which can miss a shorter spike.
+  rss_method="kernel" is the explicit opt-in to exact peaks of any block: it resets VmHWM at
+  entry (writing "5" to /proc/self/clear_refs). That reset is not harmless: the kernel's peak is
+  also the process's ru_maxrss (getrusage, /usr/bin/time -v, a parent's wait4), so every later
+  report of the process's maximum RSS is lowered to what came after the reset.
+  Elsewhere (macOS, Windows) only the sampler exists. FORGE_NO_PROC_PEAK=1 in the environment
+  hides the kernel's peak, as on macOS or Windows, so the sampling fallback can be tested on
+  Linux (`python -m forge_lib.tools.nbtools kernels portable` runs every notebook that way).
   RSS counts pages the process has touched: it sees tensors, NumPy arrays and Python objects
   alike, but not memory allocated and never written (torch.empty). Freed memory that the C
   allocator keeps for reuse would hide a later allocation, so the tracker hands it back to the
   OS at entry (glibc's malloc_trim); the next allocations pay a few page faults for that.
+  RSS is itself an approximation: proc(5) calls VmRSS and VmHWM inaccurate, because of a
+  kernel-internal scalability optimisation (counters kept per thread and folded in batches), so
+  a kernel peak and a fast sampler can differ by a fraction of a MB either way.
 - `python_peak_mb` (only with trace_python=True): tracemalloc's peak. It sees only allocations made
   through Python's allocator (and NumPy, which reports to it); a torch tensor is invisible to it.
   Tracing every Python allocation slows allocation-heavy Python code by an order of magnitude
   (benchmarks/bench_tracker.py measures it), hence opt-in.
-- `cuda_peak_mb`: torch.cuda.max_memory_allocated above the level at entry, after resetting the
-  peak statistics; None without CUDA. PyTorch has no public statistics of its CPU allocator.
-- `peak_mb`: the figure that matters on the tracker's device: CUDA's on a CUDA device, else RSS.
+- `cuda_peak_mb` and `cuda_reserved_peak_mb`: torch.cuda.max_memory_allocated and
+  max_memory_reserved above their levels at entry, after resetting the peak statistics; None
+  without CUDA. Allocated counts the memory occupied by tensors only; reserved is all the memory
+  the caching allocator holds (freed blocks kept for reuse, rounding and fragmentation included),
+  which is nearer to what nvidia-smi shows. Neither includes the CUDA context that the driver
+  creates on the GPU, so nvidia-smi shows more than both (PyTorch's documentation of
+  memory_allocated says so). torch.cuda.reset_peak_memory_stats resets the device's statistics
+  for every reader in the process, not only for this tracker: code that reads
+  max_memory_allocated itself (a training loop's logger) sees the peak since the tracker's entry.
+  Nested trackers on one device hand each other their peaks, so they stay correct.
+  PyTorch has no public statistics of its CPU allocator.
+- `peak_mb`: the figure of the tracker's device: `cuda_peak_mb` on a CUDA device, else RSS.
 
-Timing: `Timer` uses time.perf_counter (monotonic, never adjusted, unlike time.time) and, when the
-work is on a CUDA device, synchronises before starting and before stopping, because kernels run
-asynchronously. `measure` repeats a function after warm-up runs and reports median and spread.
+Timing: `Timer` uses time.perf_counter (monotonic: it never goes back, unlike time.time, which
+can be set; on Linux it is CLOCK_MONOTONIC, which NTP may slew, that is run slightly faster or
+slower, but never steps) and, when the work is on a CUDA device, synchronises before starting and
+before stopping, because kernels run asynchronously. `measure` repeats a function after warm-up
+runs and reports median and spread.
 """
 
 from __future__ import annotations
@@ -57,7 +77,7 @@ MB = 1_000_000  # bytes in a megabyte, as the figures here are reported
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
-_kernel_peak: bool | None = None     # None until the first reset attempt tells us
+_kernel_peak: bool | None = None     # can VmHWM be reset here? None until first asked
 _active: list[MemoryTracker] = []    # trackers inside their `with` block, outermost first
 _tracemalloc_owner: MemoryTracker | None = None  # the tracker that started tracemalloc, if any
 
@@ -111,44 +131,45 @@ def peak_rss_mb() -> float | None:
 
 
 def kernel_peak_supported() -> bool:
-    """Whether the kernel's peak RSS can be reset and read here (Linux 4.0+ with /proc).
+    """Whether the kernel's peak RSS can be read and reset here (Linux 4.0+ with /proc).
 
-    The first call resets the peak once to find out (that is harmless: see reset_peak_rss).
+    Asks without resetting anything: VmHWM must be readable and /proc/self/clear_refs writable
+    (a kernel older than 4.0 refuses "5" there; reset_peak_rss then returns False).
 
     >>> isinstance(kernel_peak_supported(), bool)
     True
     """
+    global _kernel_peak
     if _proc_peak_hidden():
-        return False
+        return False  # (hidden on purpose: not cached, the setting may change back)
     if _kernel_peak is None:
-        reset_peak_rss()
-    return bool(_kernel_peak)
+        _kernel_peak = peak_rss_mb() is not None and os.access(_CLEAR_REFS, os.W_OK)
+    return _kernel_peak
 
 
 def reset_peak_rss() -> bool:
     """Reset the kernel's peak RSS to the current RSS; return False where that is unsupported.
 
+    A side effect beyond this process's own readings: the kernel's peak is also the ru_maxrss
+    that getrusage, /usr/bin/time -v and a parent process's wait4 report, so they under-report
+    the process's maximum afterwards. MemoryTracker does this only with rss_method="kernel".
     Every active MemoryTracker first takes note of the peak so far, so resetting inside a
-    tracker's block (a nested tracker does this) never loses the outer tracker's peak.
+    tracker's block never loses the outer tracker's peak.
 
     >>> if reset_peak_rss():
     ...     assert abs(peak_rss_mb() - rss_mb()) < 5.0
     """
     global _kernel_peak
-    if _kernel_peak is False or _proc_peak_hidden():
-        return False  # (hidden on purpose: not cached, the setting may change back)
-    before = peak_rss_mb()
-    if before is None:
-        _kernel_peak = False
+    if not kernel_peak_supported():
         return False
-    for tracker in _active:
-        tracker._note_rss_peak(before)
+    before = peak_rss_mb()
     try:
         _CLEAR_REFS.write_text("5")
     except OSError:  # no permission, or a kernel without the feature
         _kernel_peak = False
         return False
-    _kernel_peak = True
+    for tracker in _active:
+        tracker._note_rss_reset(before)
     return True
 
 
@@ -230,6 +251,23 @@ class _RssSampler(threading.Thread):
         return max(self.peak, rss_mb())
 
 
+def _canonical_device(device: torch.device, current_cuda_index: int = 0) -> torch.device:
+    """The device with its index made explicit: "cuda" is the current CUDA device, "cuda:0".
+
+    torch.device("cuda") == torch.device("cuda:0") is False, yet both name one GPU (when 0 is
+    the current one), whose memory statistics are shared: trackers compare canonical devices.
+    current_cuda_index: torch.cuda.current_device() (an argument, so this needs no GPU).
+
+    >>> _canonical_device(torch.device("cuda")) == _canonical_device(torch.device("cuda:0"))
+    True
+    >>> _canonical_device(torch.device("cuda"), current_cuda_index=1)
+    device(type='cuda', index=1)
+    """
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", current_cuda_index)
+    return device
+
+
 def _to_device(device: str | torch.device | None) -> torch.device:
     if device is None:
         return torch.device("cuda" if cuda_available() else "cpu")
@@ -244,6 +282,8 @@ def _to_device(device: str | torch.device | None) -> torch.device:
     if device.type == "cuda" and not cuda_available():
         raise ValueError("device: 'cuda' was requested but torch sees no CUDA device here. "
                          "Pass device='cpu' (or None to pick CUDA only when it exists).")
+    if device.type == "cuda":
+        return _canonical_device(device, torch.cuda.current_device())
     return device
 
 
@@ -255,7 +295,10 @@ class MemoryTracker:
 
     label: a name for reports. device: where the work runs (None: CUDA if available, else CPU);
     it decides `peak_mb`. trace_python: also run tracemalloc (slow on Python-heavy code).
-    rss_method: "auto" (kernel peak where supported, else sampling), "kernel" or "sampling".
+    rss_method: "auto" (read the kernel's peak without resetting it, with a 5 ms sampler for a
+    block that stays under the process's earlier peak), "kernel" (reset the kernel's peak at
+    entry: exact for any block, but lowers the process's ru_maxrss; see reset_peak_rss) or
+    "sampling" (the sampler only). `method` says afterwards which meter gave the figure.
     release_memory: hand the C heap's free memory back to the OS at entry, so an allocation
     cannot hide in memory freed before the block; the block then pays page faults to regrow
     the heap (negligible on tensor work, a few percent on allocation-heavy Python code).
@@ -290,6 +333,7 @@ class MemoryTracker:
         self.python_peak_mb: float | None = None
         self.process_peak_mb: float | None = None
         self.cuda_peak_mb: float | None = None
+        self.cuda_reserved_peak_mb: float | None = None
         self.method: str | None = None  # how process_peak_mb was measured: "kernel"/"sampling"
         self._running = False
 
@@ -310,7 +354,8 @@ class MemoryTracker:
         if self.python_peak_mb is not None:
             parts.append(f"python {self.python_peak_mb:.1f} MB")
         if self.cuda_peak_mb is not None:
-            parts.append(f"cuda {self.cuda_peak_mb:.1f} MB")
+            parts.append(f"cuda allocated {self.cuda_peak_mb:.1f} MB, "
+                         f"reserved {self.cuda_reserved_peak_mb:.1f} MB")
         return f"{self.label}: " + ", ".join(parts) + f" (RSS by {self.method})"
 
     def __repr__(self) -> str:
@@ -319,11 +364,18 @@ class MemoryTracker:
         return f"MemoryTracker({self.label!r}, device={str(self.device)!r}, {state})"
 
     # --- the protocol ---------------------------------------------------------------------
-    def _note_rss_peak(self, value_mb: float) -> None:
-        self._rss_seen = max(self._rss_seen, value_mb)
+    def _note_rss_reset(self, peak_before_mb: float) -> None:
+        # The kernel's peak is about to restart from the current RSS. Up to now it was this
+        # block's only if it rose above the floor; from now on it is this block's in any case.
+        if self.rss_method == "sampling":
+            return  # asked for the sampler alone
+        if peak_before_mb > self._hwm_floor:
+            self._rss_seen = max(self._rss_seen, peak_before_mb)
+        self._hwm_floor = -math.inf
 
-    def _note_cuda_peak(self, value_bytes: int) -> None:
-        self._cuda_seen = max(self._cuda_seen, value_bytes)
+    def _note_cuda_peak(self, allocated: int, reserved: int) -> None:
+        self._cuda_seen = max(self._cuda_seen, allocated)
+        self._cuda_reserved_seen = max(self._cuda_reserved_seen, reserved)
 
     def _note_python_peak(self, value_bytes: int) -> None:
         self._python_seen = max(self._python_seen, value_bytes)
@@ -337,21 +389,14 @@ class MemoryTracker:
             raise RuntimeError("MemoryTracker(rss_method='kernel'): this system cannot reset "
                                "and read the kernel's peak RSS (Linux /proc/self/clear_refs); "
                                "use rss_method='auto' to fall back to sampling.")
-        self.python_peak_mb = self.process_peak_mb = self.cuda_peak_mb = None
+        self.python_peak_mb = self.process_peak_mb = None
+        self.cuda_peak_mb = self.cuda_reserved_peak_mb = None
         # Memory freed before the block must not be reused silently inside it. Only the C
         # heap is trimmed: a full gc.collect() can take a second on a large Python heap, and
         # tensors are freed by reference counting anyway; call release_free_memory() for both.
         if self.release_memory and _malloc_trim is not None:
             _malloc_trim(0)
-        # CUDA: the allocator's own peak, reset after telling outer trackers what it was.
-        self._cuda_seen = 0
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            for tracker in _active:
-                if tracker.device == self.device:
-                    tracker._note_cuda_peak(torch.cuda.max_memory_allocated(self.device))
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self._cuda_entry = torch.cuda.memory_allocated(self.device)
+        self._enter_cuda()
         # Python heap: tracemalloc, started here unless someone already traces.
         self._python_seen = 0
         if self.trace_python:
@@ -364,15 +409,7 @@ class MemoryTracker:
                     tracker._note_python_peak(peak)
             tracemalloc.reset_peak()
             self._python_entry = current
-        # Process RSS: reset the kernel's peak to now (entry), or start sampling.
-        self._rss_seen = 0.0
-        self._sampler = None
-        use_kernel = self.rss_method != "sampling" and reset_peak_rss()
-        self.method = "kernel" if use_kernel else "sampling"
-        self._rss_entry = rss_mb()
-        if not use_kernel:
-            self._sampler = _RssSampler()
-            self._sampler.start()
+        self._enter_rss()
         self._running = True
         _active.append(self)
         return self
@@ -384,11 +421,7 @@ class MemoryTracker:
                                f"use it as `with MemoryTracker(...) as mem:`.")
         self._running = False
         _active.remove(self)
-        if self._sampler is not None:
-            rss_peak = max(self._sampler.stop(), self._rss_seen)
-        else:
-            rss_peak = max(peak_rss_mb(), self._rss_seen)
-        self.process_peak_mb = max(0.0, rss_peak - self._rss_entry)
+        self._exit_rss()
         if self.trace_python:
             peak = max(tracemalloc.get_traced_memory()[1], self._python_seen)
             self.python_peak_mb = max(0, peak - self._python_entry) / MB
@@ -398,11 +431,62 @@ class MemoryTracker:
                 _tracemalloc_owner = None
             elif _tracemalloc_owner is self:
                 _tracemalloc_owner = next(t for t in _active if t.trace_python)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            peak = max(torch.cuda.max_memory_allocated(self.device), self._cuda_seen)
-            self.cuda_peak_mb = max(0, peak - self._cuda_entry) / MB
+        self._exit_cuda()
         return False  # never swallow the block's exception
+
+    # --- process RSS ----------------------------------------------------------------------
+    def _enter_rss(self) -> None:
+        self._rss_seen = 0.0
+        self._sampler = None
+        # The kernel's peak counts for this block only where it ends above this floor: the
+        # process's peak before the block (auto), or anything once reset at entry (kernel).
+        self._hwm_floor = math.inf
+        if self.rss_method == "kernel":
+            if not reset_peak_rss():  # supported a moment ago: a kernel that refuses "5"
+                raise RuntimeError("MemoryTracker(rss_method='kernel'): the kernel refused to "
+                                   "reset its peak RSS; use rss_method='auto'.")
+            self._hwm_floor = -math.inf
+        elif self.rss_method == "auto" and kernel_peak_supported():
+            self._hwm_floor = peak_rss_mb()
+        self._rss_entry = rss_mb()
+        # No sampler when the kernel's figure will do: after a reset, or when the process's
+        # earlier peak is within 1 MB of the entry level (any rise then sets a new peak).
+        if self._hwm_floor - self._rss_entry > 1.0:
+            self._sampler = _RssSampler()
+            self._sampler.start()
+
+    def _exit_rss(self) -> None:
+        sampled = self._sampler.stop() if self._sampler is not None else rss_mb()
+        kernel = peak_rss_mb() if self._hwm_floor < math.inf else None
+        counts = kernel is not None and (kernel > self._hwm_floor or self._sampler is None)
+        self.method = "kernel" if counts else "sampling"
+        rss_peak = max(sampled, self._rss_seen, kernel if counts else 0.0)
+        self.process_peak_mb = max(0.0, rss_peak - self._rss_entry)
+
+    # --- CUDA -----------------------------------------------------------------------------
+    def _enter_cuda(self) -> None:
+        # The allocator's own peaks, reset after telling outer trackers on the same device
+        # (canonical: "cuda" is "cuda:0") what they were. The reset is device-wide.
+        self._cuda_seen = self._cuda_reserved_seen = 0
+        if self.device.type != "cuda":
+            return
+        torch.cuda.synchronize(self.device)
+        for tracker in _active:
+            if tracker.device == self.device:
+                tracker._note_cuda_peak(torch.cuda.max_memory_allocated(self.device),
+                                        torch.cuda.max_memory_reserved(self.device))
+        torch.cuda.reset_peak_memory_stats(self.device)
+        self._cuda_entry = torch.cuda.memory_allocated(self.device)
+        self._cuda_reserved_entry = torch.cuda.memory_reserved(self.device)
+
+    def _exit_cuda(self) -> None:
+        if self.device.type != "cuda":
+            return
+        torch.cuda.synchronize(self.device)
+        allocated = max(torch.cuda.max_memory_allocated(self.device), self._cuda_seen)
+        reserved = max(torch.cuda.max_memory_reserved(self.device), self._cuda_reserved_seen)
+        self.cuda_peak_mb = max(0, allocated - self._cuda_entry) / MB
+        self.cuda_reserved_peak_mb = max(0, reserved - self._cuda_reserved_entry) / MB
 
 
 # ---------------------------------------------------------------------------------------------
