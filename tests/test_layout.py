@@ -48,3 +48,60 @@ def test_each_notebook_has_its_own_checker_module():
     notebooks = sorted(p.stem for p in (FORGE.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     checkers = sorted(p.stem.removeprefix("nb") for p in (FORGE / "check").glob("nb*.py"))
     assert set(checkers) <= set(notebooks) and len(checkers) >= 16
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """forge_lib's modules and the forge_lib modules each imports (a package counts as its
+    __init__; `from forge_lib.tools import site` is an edge to forge_lib.tools.site)."""
+    modules = {}
+    for path in FORGE.rglob("*.py"):
+        parts = list(path.relative_to(FORGE.parent).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: resolve against this module's package
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(anchor + ([node.module] if node.module else []))
+                for alias in node.names:
+                    full = f"{base}.{alias.name}"
+                    edges.add(full if full in modules else base)
+            elif isinstance(node, ast.Import):
+                edges.update(alias.name for alias in node.names)
+        graph[name] = {m for m in edges if m in modules and m != name}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of `graph` as [a, b, ..., a], or None (depth-first search)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [node, nxt] if nxt in path else [node, nxt]
+            if nxt not in state and (found := visit(nxt, path + [node])):
+                return found
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start, [])):
+            return found
+    return None
+
+
+def test_no_forge_lib_modules_import_each_other():
+    # Issue 19 section 6: tools/publish.py and tools/site.py imported each other (one of them
+    # lazily, inside a function: nested imports count here). Every dependency goes one way.
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]  # it can fail
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+    graph = _module_graph()
+    assert "forge_lib.tools.site" in graph["forge_lib.tools.publish"]  # edges are found
+    cycle = _cycle(graph)
+    assert cycle is None, f"forge_lib modules import each other: {' -> '.join(cycle)}"

@@ -1,241 +1,64 @@
-"""Hand-outs and a website made from the course notebooks.
+"""Hand-outs, a website and the workshop page made from the course notebooks.
 
     python -m forge_lib.tools.publish student OUT_DIR   # notebooks for learners, solutions removed
     python -m forge_lib.tools.publish site OUT_DIR      # the course website, teacher and student editions
-    python -m forge_lib.tools.publish workshop          # refresh the timing table in WORKSHOP.md
+    python -m forge_lib.tools.publish workshop          # refresh WORKSHOP.md's timing table and agendas
 
-Student edition: every cell tagged `solution` becomes a stub, the function the task asks for
-with a body that raises NotImplementedError (nbgrader's convention), so "Run All" runs to the
-end and each self-check answers "Not yet: define ..."; the outputs of the exercise cells (the
-stubs and the self-check cells that call `fl.check.`) are cleared. Every other cell is copied
-unchanged, outputs included, so a learner sees the lesson's numbers and plots before running
-anything.
-
-Site: forge_lib.tools.site builds the course with Sphinx, myst-nb and sphinx-book-theme from
-the executed notebooks (never re-run), as OUT_DIR/teacher/ and OUT_DIR/student/ with
+The student edition is made by forge_lib.tools.notebooks (student_edition: each solution becomes
+a stub that raises NotImplementedError, exercise outputs are cleared, every other cell is kept).
+The site is built by forge_lib.tools.site with Sphinx, myst-nb and sphinx-book-theme from the
+executed notebooks (never re-run), as OUT_DIR/teacher/ and OUT_DIR/student/ with
 OUT_DIR/index.html linking them; math by a local MathJax 3, nothing fetched.
+
+WORKSHOP.md's table (each notebook's run time, reading time and slot) and its two agendas are
+generated here: an agenda is data (AGENDAS: which notebooks, breaks, the focus of each block)
+and its start times are the running sum of the notebooks' slots, so it adds up by construction.
+
+Imports go one way: notebooks <- site <- publish (this module is the top, the command line).
 """
 
 from __future__ import annotations
 
-import ast
-import copy
 import math
-import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
+from forge_lib.tools import site
+from forge_lib.tools.notebooks import (
+    EXERCISE_TAG,
+    NOTEBOOK_DIR,
+    ROOT,
+    SOLUTION_TAG,
+    check_out_dir,
+    exercise_count,
+    notebook_paths,
+    notebook_title,
+    reading_minutes,
+    recorded_run_time,
+    replace_between,
+    run_time_text,
+    student_edition,
+    write_student_edition,
+)
+
 __all__ = ["notebook_paths", "notebook_title", "recorded_run_time", "run_time_text",
            "replace_between", "student_edition", "write_student_edition",
            "reading_minutes", "workshop_slot", "build_site", "workshop_table",
-           "write_workshop_table"]
+           "write_workshop_table", "AGENDAS", "Block", "Agenda", "agenda_markdown",
+           "agendas_markdown", "agenda_minutes"]
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK_DIR = ROOT / "notebooks"
+# Re-exported for callers that knew them here (nbtools, the tests); their home is notebooks.py.
+_REEXPORTED = (EXERCISE_TAG, NOTEBOOK_DIR, ROOT, SOLUTION_TAG, check_out_dir, exercise_count)
+_check_out_dir = check_out_dir
 WORKSHOP = ROOT / "WORKSHOP.md"
-SOLUTION_TAG = "solution"
-EXERCISE_TAG = "exercise"
-SELF_CHECK = "fl.check."
 TABLE_START, TABLE_END = "<!-- workshop:start -->", "<!-- workshop:end -->"
+AGENDA_START, AGENDA_END = "<!-- agendas:start -->", "<!-- agendas:end -->"
 
 
-# --- Reading the notebooks ---------------------------------------------------------------------
-
-def notebook_paths(folder: str | Path = NOTEBOOK_DIR) -> list[Path]:
-    """The course notebooks NN_topic.ipynb in `folder`, in reading order.
-
-    >>> [p.name for p in notebook_paths()][:1]
-    ['00_start_here.ipynb']
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"notebook_paths: expected a folder of NN_topic.ipynb notebooks, "
-                                f"got {str(folder)!r}, which is not a folder.")
-    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
-
-
-def notebook_title(nb: nbformat.NotebookNode) -> str:
-    """The title: the first line of the first cell, without its leading '# '.
-
-    >>> notebook_title(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Hi\\ntext")]))
-    'Hi'
-    """
-    if not nb.cells or nb.cells[0].cell_type != "markdown" or not nb.cells[0].source.startswith("# "):
-        raise ValueError("notebook_title: expected the first cell to be markdown starting with "
-                         "'# <title>' (the course template), got something else.")
-    return nb.cells[0].source.splitlines()[0][2:].strip()
-
-
-def recorded_run_time(nb: nbformat.NotebookNode) -> float | None:
-    """The wall time in seconds of the notebook's last run by nbtools, or None if never timed."""
-    return nb.metadata.get("forge", {}).get("run_time_s")
-
-
-def run_time_text(nb: nbformat.NotebookNode) -> str:
-    """The recorded run time as the tables show it: "12 s", or "not measured"."""
-    seconds = recorded_run_time(nb)
-    return f"{seconds:.0f} s" if seconds is not None else "not measured"
-
-
-def replace_between(text: str, start: str, end: str, body: str, *, where: str) -> str:
-    """`text` with what lies between the markers `start` and `end` replaced by `body`.
-
-    >>> print(replace_between("a <s> old <e> b", "<s>", "<e>", "new", where="x"))
-    a <s>
-    new
-    <e> b
-    """
-    if text.count(start) != 1 or text.count(end) != 1:
-        raise ValueError(f"replace_between: {where} must hold the markers {start} ... {end} "
-                         f"exactly once each, found {text.count(start)} and {text.count(end)}.")
-    head, rest = text.split(start)
-    _, tail = rest.split(end)
-    return f"{head}{start}\n{body}\n{end}{tail}"
-
-
-def _tags(cell: nbformat.NotebookNode) -> list[str]:
-    return list(cell.get("metadata", {}).get("tags", []))
-
-
-def _is_self_check(cell: nbformat.NotebookNode) -> bool:
-    return cell.cell_type == "code" and SELF_CHECK in cell.source
-
-
-# --- Student edition ---------------------------------------------------------------------------
-
-def _stub_definitions(source: str, label: str) -> list[str]:
-    """The solution's top-level functions as stubs that raise NotImplementedError (nbgrader's
-    convention: running the cell works, calling the function says it is not written yet); when
-    it defines no function, its variables set to None. The demo lines after a function are
-    left out: they call the function, and would raise before the self-check could answer."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    functions = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    if functions:
-        return [f"def {node.name}({ast.unparse(node.args)}):\n"
-                f"    raise NotImplementedError(\"{label}: replace this line with your code\")\n"
-                for node in functions]
-    variables = []
-    for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-        variables += [f"{t.id} = None  # replace None with your answer\n"
-                      for t in targets if isinstance(t, ast.Name)]
-    return variables
-
-
-def _exercise_label(cells: list[nbformat.NotebookNode], index: int) -> str:
-    """'Exercise 2' when the nearest markdown cell above names one, else 'Exercise'."""
-    for cell in reversed(cells[:index]):
-        if cell.cell_type == "markdown":
-            found = re.search(r"Exercise\s+(\d+)", cell.source)
-            return f"Exercise {found.group(1)}" if found else "Exercise"
-    return "Exercise"
-
-
-def _stub_source(label: str, solution: str) -> str:
-    definitions = _stub_definitions(solution, label)
-    if not definitions:
-        return (f"# {label}: write your answer here, as the task above asks.\n"
-                f"# Then run the self-check cell below; it prints 'Correct' or a hint.\n")
-    return (f"# {label}: replace the body below with your answer, as the task above asks.\n"
-            f"# Then run the self-check cell below; it prints 'Correct' or a hint.\n"
-            + "\n\n".join(definitions))
-
-
-def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of `nb` for learners: solution cells emptied to a one-comment exercise cell, the
-    outputs of exercise cells (solutions and self-checks) cleared, every other cell unchanged.
-
-    >>> v4 = nbformat.v4
-    >>> nb = v4.new_notebook(cells=[v4.new_markdown_cell("**Exercise 1.** Write f."),
-    ...     v4.new_code_cell("def f(x):\\n    return 2 * x", metadata={"tags": ["solution"]}),
-    ...     v4.new_code_cell("fl.check.double(f)")])
-    >>> print(student_edition(nb).cells[1].source)
-    # Exercise 1: replace the body below with your answer, as the task above asks.
-    # Then run the self-check cell below; it prints 'Correct' or a hint.
-    def f(x):
-        raise NotImplementedError("Exercise 1: replace this line with your code")
-    <BLANKLINE>
-    """
-    out = copy.deepcopy(nb)
-    for index, cell in enumerate(out.cells):
-        if SOLUTION_TAG in _tags(cell):
-            if cell.cell_type != "code":
-                raise ValueError(f"student_edition: cell {index} is tagged {SOLUTION_TAG!r} but is "
-                                 f"{cell.cell_type}; only code cells hold solutions.")
-            tags = [t for t in _tags(cell) if t != SOLUTION_TAG] + [EXERCISE_TAG]
-            cell.source = _stub_source(_exercise_label(out.cells, index), cell.source)
-            cell.metadata["tags"] = tags
-        if cell.cell_type == "code" and (EXERCISE_TAG in _tags(cell) or _is_self_check(cell)):
-            cell.outputs, cell.execution_count = [], None
-    out.metadata.setdefault("forge", {})["edition"] = "student"
-    nbformat.validate(out)
-    return out
-
-
-def _check_out_dir(out_dir: str | Path) -> Path:
-    out = Path(out_dir).resolve()
-    if out == NOTEBOOK_DIR.resolve() or out == ROOT.resolve():
-        raise ValueError(f"publish: OUT_DIR must be a new folder, not {str(out_dir)!r}: writing "
-                         f"there would overwrite the course itself. Try `student/` or `site/`.")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def write_student_edition(out_dir: str | Path, notebooks: list[Path] | None = None) -> list[Path]:
-    """Write the student edition of every notebook (or of `notebooks`) into `out_dir`.
-
-    >>> import tempfile
-    >>> [p.name for p in write_student_edition(tempfile.mkdtemp())][:1]
-    ['00_start_here.ipynb']
-    """
-    out = _check_out_dir(out_dir)
-    written = []
-    for path in notebook_paths() if notebooks is None else [Path(p) for p in notebooks]:
-        target = out / path.name
-        nbformat.write(student_edition(nbformat.read(path, as_version=4)), target)
-        written.append(target)
-    return written
-
-
-# --- Reading time and the workshop table -------------------------------------------------------
-
-WORDS_PER_MINUTE_TEXT = 180  # explanatory prose, read closely
-WORDS_PER_MINUTE_CODE = 60   # code is read token by token
-MINUTES_PER_FIGURE = 0.5
-
-
-def reading_minutes(nb: nbformat.NotebookNode) -> int:
-    """Estimated minutes to read a notebook closely: prose at 180 words a minute, code at 60,
-    half a minute a figure; rounded up. Outputs other than figures are counted as code.
-
-    >>> v4 = nbformat.v4
-    >>> reading_minutes(v4.new_notebook(cells=[v4.new_markdown_cell("word " * 360)]))
-    2
-    """
-    text = code = figures = 0
-    for cell in nb.cells:
-        words = len(cell.source.split())
-        if cell.cell_type == "markdown":
-            text += words
-        elif cell.cell_type == "code":
-            code += words
-            for output in cell.get("outputs", []):
-                data = output.get("data", {})
-                if any(k.startswith("image/") for k in data):
-                    figures += 1
-                code += len(str(output.get("text", data.get("text/plain", ""))).split())
-    minutes = text / WORDS_PER_MINUTE_TEXT + code / WORDS_PER_MINUTE_CODE + figures * MINUTES_PER_FIGURE
-    return max(1, math.ceil(minutes))
-
-
-def _exercise_count(nb: nbformat.NotebookNode) -> int:
-    return sum(SOLUTION_TAG in _tags(c) for c in nb.cells)
-
+# --- The workshop table ------------------------------------------------------------------------
 
 MINUTES_PER_EXERCISE = 5
 
@@ -248,7 +71,7 @@ def workshop_slot(nb: nbformat.NotebookNode) -> int:
     5
     """
     seconds = recorded_run_time(nb) or 0
-    minutes = reading_minutes(nb) + MINUTES_PER_EXERCISE * _exercise_count(nb) + seconds / 60
+    minutes = reading_minutes(nb) + MINUTES_PER_EXERCISE * exercise_count(nb) + seconds / 60
     return 5 * math.ceil(minutes / 5)
 
 
@@ -265,14 +88,142 @@ def workshop_table(notebooks: list[Path] | None = None) -> str:
         nb = nbformat.read(path, as_version=4)
         rows.append(f"| {path.name[:2]} | [{notebook_title(nb)}](notebooks/{path.name}) | "
                     f"{run_time_text(nb)} | "
-                    f"{reading_minutes(nb)} min | {_exercise_count(nb)} | {workshop_slot(nb)} min |")
+                    f"{reading_minutes(nb)} min | {exercise_count(nb)} | {workshop_slot(nb)} min |")
     return "\n".join(rows)
 
 
-def write_workshop_table(path: Path = WORKSHOP) -> None:
-    """Replace the table between the workshop markers of WORKSHOP.md with a fresh one."""
-    path.write_text(replace_between(path.read_text(), TABLE_START, TABLE_END, workshop_table(),
-                                    where=path.name))
+# --- The agendas -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Block:
+    """One row of an agenda: notebooks (two-digit numbers, their slots summed) or a pause of
+    `minutes`. `instead` lists alternatives the room may take: (notebooks, how the row names them)."""
+
+    label: str
+    focus: str = ""
+    notebooks: tuple[str, ...] = ()
+    minutes: int = 0
+    instead: tuple[tuple[tuple[str, ...], str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Agenda:
+    title: str
+    subject: str
+    intro: str
+    blocks: tuple[Block, ...]
+
+
+AGENDAS = (
+    Agenda("Half-day agenda", "reading a perplexity correctly",
+           "For people who train or fine-tune language models and read loss curves. Everything "
+           "runs on the\nlaptop CPU; notebook 00 takes the first minutes so that every laptop is "
+           "known to work. Start\ntimes add up the slots of the table above (both are generated "
+           "from the notebooks).",
+           (Block("00 start here", "install check: everyone runs notebook 00 top to bottom", ("00",)),
+            Block("01 perplexity from first principles",
+                  "perplexity = exp(mean NLL); the floor of the course language", ("01",)),
+            Block("02 label shifting", "what logits[:, i] predicts; the unshifted number", ("02",)),
+            Block("break", minutes=15),
+            Block("03 padding inflation", "ignore_index, and what counting padding does", ("03",)),
+            Block("04 reduction", "sums and counts, not means of means", ("04",)),
+            Block("wrap-up", "exercises left over are homework in the student edition", minutes=10))),
+    Agenda("Full-day agenda", "measuring training end to end", "",
+           (Block("00 start here", "install check", ("00",)),
+            Block("01 perplexity, 02 label shifting", "the number and its alignment", ("01", "02")),
+            Block("break", minutes=15),
+            Block("03 padding, 04 reduction", "what a mean divides by", ("03", "04")),
+            Block("lunch", minutes=45),
+            Block("05 overflow and numerics", "inf, silent underflow, half-precision sums", ("05",)),
+            Block("08 memory-bounded evaluation", "memory and time, measured honestly", ("08",),
+                  instead=((("06", "07"), "06 and 07 for a profiling audience"),)),
+            Block("break", minutes=15),
+            Block("16 distributed metrics", "one perplexity from several processes", ("16",)),
+            Block("13 image metrics", "beyond text (the audience's choice)", ("13",),
+                  instead=((("09",), "09 training curves"),)))),
+)
+
+
+def _slots(notebooks: list[Path] | None = None) -> dict[str, int]:
+    """Each notebook's slot in minutes, by its two-digit number."""
+    return {p.name[:2]: workshop_slot(nbformat.read(p, as_version=4))
+            for p in (notebook_paths() if notebooks is None else notebooks)}
+
+
+def _block_minutes(block: Block, slots: dict[str, int], notebooks: tuple[str, ...] | None = None) -> int:
+    chosen = block.notebooks if notebooks is None else notebooks
+    unknown = [n for n in chosen if n not in slots]
+    if unknown:
+        raise ValueError(f"AGENDAS: the block {block.label!r} names notebooks {unknown}, which are "
+                         f"not in the course ({sorted(slots)}).")
+    return sum(slots[n] for n in chosen) if chosen else block.minutes
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def _duration(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    parts = [f"{hours} h"] * bool(hours) + [f"{rest} min"] * bool(rest or not hours)
+    return " ".join(parts)
+
+
+def agenda_minutes(agenda: Agenda, slots: dict[str, int] | None = None) -> tuple[int, int]:
+    """(the whole agenda, its notebooks alone) in minutes, with the first choice of every block.
+
+    >>> total, teaching = agenda_minutes(AGENDAS[0])
+    >>> total - teaching  # a 15-minute break and a 10-minute wrap-up
+    25
+    """
+    slots = _slots() if slots is None else slots
+    minutes = [(_block_minutes(b, slots), bool(b.notebooks)) for b in agenda.blocks]
+    return sum(m for m, _ in minutes), sum(m for m, is_notebook in minutes if is_notebook)
+
+
+def agenda_markdown(agenda: Agenda, slots: dict[str, int] | None = None) -> str:
+    """One agenda as WORKSHOP.md shows it: a heading with its length, the intro, and a table
+    whose start times are the running sum of the rows' minutes (a notebook lasts its slot)."""
+    slots = _slots() if slots is None else slots
+    total, teaching = agenda_minutes(agenda, slots)
+    rows = ["| start | notebook | minutes | focus |", "|---|---|---|---|"]
+    start, later_ends = 0, []
+    for block in agenda.blocks:
+        minutes = _block_minutes(block, slots)
+        label = block.label
+        for notebooks, phrase in block.instead:
+            other = _block_minutes(block, slots, notebooks)
+            label += f"; or {phrase} ({other} min)"
+            later_ends.append(f"{_clock(total + other - minutes)} with {phrase}")
+        rows.append(f"| {_clock(start)} | {label} | {minutes} | {block.focus} |".replace("|  |", "| |"))
+        start += minutes
+    end = "end" + (f" ({'; '.join(later_ends)})" if later_ends else "")
+    rows.append(f"| {_clock(start)} | {end} | | |")
+    heading = (f"## {agenda.title} ({_duration(total)}, {_duration(teaching)} of it notebooks): "
+               f"{agenda.subject}")
+    return "\n\n".join(part for part in (heading, agenda.intro, "\n".join(rows)) if part)
+
+
+def agendas_markdown(notebooks: list[Path] | None = None) -> str:
+    """Both agendas, as generated between WORKSHOP.md's agenda markers.
+
+    >>> agendas_markdown().splitlines()[0].startswith("## Half-day agenda (")
+    True
+    """
+    slots = _slots(notebooks)
+    return "\n\n".join(agenda_markdown(a, slots) for a in AGENDAS)
+
+
+def write_workshop_table(path: Path = WORKSHOP) -> list[str]:
+    """Replace the timing table and the agendas between WORKSHOP.md's markers with fresh ones.
+    Returns one line per agenda with its length, for the command to print."""
+    text = replace_between(path.read_text(), TABLE_START, TABLE_END, workshop_table(),
+                           where=path.name)
+    text = replace_between(text, AGENDA_START, AGENDA_END, agendas_markdown(), where=path.name)
+    path.write_text(text)
+    slots = _slots()
+    return [f"{a.title}: {_duration(agenda_minutes(a, slots)[0])}, "
+            f"{_duration(agenda_minutes(a, slots)[1])} of it notebooks" for a in AGENDAS]
 
 
 # --- The static site ---------------------------------------------------------------------------
@@ -280,8 +231,6 @@ def write_workshop_table(path: Path = WORKSHOP) -> None:
 def build_site(out_dir: str | Path, notebooks: list[Path] | None = None) -> list[Path]:
     """The course website, both editions (Sphinx + myst-nb): see forge_lib.tools.site.build_site.
     Returns the index pages, out_dir/index.html first."""
-    from forge_lib.tools import site  # imported on use: it imports this module, and Sphinx
-
     return site.build_site(out_dir, notebooks)
 
 
@@ -289,8 +238,8 @@ def build_site(out_dir: str | Path, notebooks: list[Path] | None = None) -> list
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["workshop"] and len(argv) == 1:
-        write_workshop_table()
-        print(f"rewrote the table in {WORKSHOP.name}")
+        lengths = write_workshop_table()
+        print(f"rewrote the table and the agendas in {WORKSHOP.name}: " + "; ".join(lengths))
         return 0
     if len(argv) != 2 or argv[0] not in ("student", "site"):
         print(__doc__, file=sys.stderr)

@@ -2,10 +2,13 @@
 
     python -m forge_lib.tools.publish site OUT_DIR     # both editions (calls build_site below)
 
+It builds on forge_lib.tools.notebooks (titles, times, the student edition) and never imports
+publish, which calls it.
+
 OUT_DIR/index.html links the two editions, each a complete Sphinx site:
 
     OUT_DIR/teacher/   the committed notebooks, solutions and every output included
-    OUT_DIR/student/   publish.student_edition() of each notebook: solutions removed
+    OUT_DIR/student/   notebooks.student_edition() of each notebook: solutions removed
 
 Each edition has the course in reading order in the left sidebar, the page's sections on the
 right, previous/next links, Sphinx's full-text search, and a download button whose .ipynb is that
@@ -30,7 +33,15 @@ from pathlib import Path
 
 import nbformat
 
-from forge_lib.tools import publish
+from forge_lib.tools.notebooks import (
+    check_out_dir,
+    exercise_count,
+    notebook_paths,
+    notebook_title,
+    reading_minutes,
+    run_time_text,
+    student_edition,
+)
 
 __all__ = ["EDITIONS", "build_site", "edition_notebook", "is_progress_bar", "index_markdown"]
 
@@ -48,7 +59,7 @@ _TQDM_LINE = re.compile(r"^.*\d+%\|.*\|\s*[\d.]+[kMG]?/[\d.]+[kMG]?\s*\[.*\]\s*$
 # --- The notebooks of an edition -----------------------------------------------------------------
 
 def edition_notebook(nb: nbformat.NotebookNode, edition: str) -> nbformat.NotebookNode:
-    """The notebook as `edition` shows it: itself for "teacher", publish.student_edition for "student".
+    """The notebook as `edition` shows it: itself for "teacher", its student_edition for "student".
 
     >>> v4 = nbformat.v4
     >>> nb = v4.new_notebook(cells=[v4.new_code_cell("x = 1", metadata={"tags": ["solution"]})])
@@ -57,7 +68,7 @@ def edition_notebook(nb: nbformat.NotebookNode, edition: str) -> nbformat.Notebo
     """
     if edition not in EDITIONS:
         raise ValueError(f"edition: expected one of {EDITIONS}, got {edition!r}.")
-    return publish.student_edition(nb) if edition == "student" else nb
+    return student_edition(nb) if edition == "student" else nb
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -113,9 +124,9 @@ def index_markdown(paths: list[Path], nbs: list[nbformat.NotebookNode], edition:
     rows = ["| # | notebook | run time | reading time | exercises |", "|---|---|---|---|---|"]
     toctree = []
     for path, nb in zip(paths, nbs, strict=True):
-        title = publish.notebook_title(nb)
-        rows.append(f"| {path.name[:2]} | [{title}]({path.name}) | {publish.run_time_text(nb)} | "
-                    f"{publish.reading_minutes(nb)} min | {publish._exercise_count(nb)} |")
+        title = notebook_title(nb)
+        rows.append(f"| {path.name[:2]} | [{title}]({path.name}) | {run_time_text(nb)} | "
+                    f"{reading_minutes(nb)} min | {exercise_count(nb)} |")
         toctree.append(f"{path.name[:2]} · {title} <{path.stem}>")
     link = f' The <a href="../{other}/index.html">{other} edition</a> is beside this one.' if other else ""
     return "\n\n".join([
@@ -198,7 +209,7 @@ def _run_sphinx(src: Path, out: Path, doctrees: Path, title: str, whole_course: 
 
 def _build_edition(edition: str, paths: list[Path], nbs: list[nbformat.NotebookNode], target: Path,
                    other: str | None) -> Path:
-    whole_course = [p.name for p in paths] == [p.name for p in publish.notebook_paths()]
+    whole_course = [p.name for p in paths] == [p.name for p in notebook_paths()]
     with tempfile.TemporaryDirectory(prefix=f"forge-site-{edition}-") as work:
         # myst-nb writes beside the output folder (outdir/../jupyter_execute): build in a
         # private folder, then move only the pages into place.
@@ -228,12 +239,12 @@ def build_site(out_dir: str | Path, notebooks: list[Path] | None = None,
     the landing page first. Both editions of the whole course take about 10 s on 2 cores.
 
     >>> import tempfile
-    >>> pages = build_site(tempfile.mkdtemp(), publish.notebook_paths()[:1], editions=("student",))
+    >>> pages = build_site(tempfile.mkdtemp(), notebook_paths()[:1], editions=("student",))
     >>> [p.relative_to(p.parents[1]).as_posix() for p in pages[1:]]
     ['student/index.html']
     """
-    out = publish._check_out_dir(out_dir)
-    paths = publish.notebook_paths() if notebooks is None else [Path(p) for p in notebooks]
+    out = check_out_dir(out_dir)
+    paths = notebook_paths() if notebooks is None else [Path(p) for p in notebooks]
     if not paths:
         raise ValueError("build_site: expected at least one notebook, got none. Check the folder "
                          "holds NN_topic.ipynb files.")

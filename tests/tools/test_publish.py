@@ -1,5 +1,6 @@
 """The student edition (solutions removed, exercise outputs cleared, the rest intact), the Sphinx
-site's files (without a browser: tests/tools/test_browser.py loads it in one) and WORKSHOP.md's table."""
+site's files (without a browser: tests/tools/test_browser.py loads it in one) and WORKSHOP.md's
+table and agendas."""
 
 import copy
 import re
@@ -123,6 +124,59 @@ def test_out_dir_must_not_be_the_course_itself():
         publish.build_site(publish.ROOT)
 
 
+def test_a_symlink_named_like_a_notebook_is_replaced_not_written_through(tmp_path):
+    # Issue 19 section 5: nbformat.write followed the link and overwrote whatever it pointed at
+    # (a learner's own notebook, or the course's).
+    victim = tmp_path / "elsewhere.ipynb"
+    victim.write_text("precious")
+    out = tmp_path / "student"
+    out.mkdir()
+    (out / NOTEBOOKS[0].name).symlink_to(victim)
+    [written] = publish.write_student_edition(out, [NOTEBOOKS[0]])
+    assert victim.read_text() == "precious"
+    assert not written.is_symlink() and nbformat.read(written, as_version=4).cells
+    assert sorted(p.name for p in out.iterdir()) == [NOTEBOOKS[0].name]  # no temporary left
+
+
+def test_student_edition_rejects_bad_input_by_name(tmp_path):
+    empty = tmp_path / "00_empty.ipynb"
+    empty.write_text("")
+    with pytest.raises(ValueError, match=r"notebooks\[0\]: expected a Jupyter notebook .*an empty file"):
+        publish.write_student_edition(tmp_path / "out", [empty])
+    a_file = tmp_path / "out.txt"
+    a_file.write_text("not a folder")
+    with pytest.raises(ValueError, match="out_dir: expected a folder .*which is a file"):
+        publish.write_student_edition(a_file, [NOTEBOOKS[0]])
+    with pytest.raises(TypeError, match="notebooks: expected a list of notebook paths .*a single path"):
+        publish.write_student_edition(tmp_path / "out", NOTEBOOKS[0])
+    with pytest.raises(TypeError, match=r"notebooks\[0\]: expected a file path .*got int"):
+        publish.write_student_edition(tmp_path / "out", [3])
+    with pytest.raises(TypeError, match="nb: expected a notebook .*got a plain dict; .*from_dict"):
+        publish.student_edition(dict(nbformat.read(NOTEBOOKS[0], as_version=4)))
+    with pytest.raises(TypeError, match="out_dir: expected a file path"):
+        publish.write_student_edition(None, [NOTEBOOKS[0]])
+    (tmp_path / "out2" / NOTEBOOKS[0].name).mkdir(parents=True)
+    with pytest.raises(ValueError, match="is a folder"):
+        publish.write_student_edition(tmp_path / "out2", [NOTEBOOKS[0]])
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_tools_import_in_one_direction():
+    # Issue 19 section 6: publish and site imported each other; now notebooks <- site <- publish.
+    import ast
+
+    from forge_lib.tools import notebooks
+
+    def imports(module):
+        tree = ast.parse(open(module.__file__).read())
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
+            f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+            for a in n.names}
+    assert not any("tools.publish" in m for m in imports(site) | imports(notebooks))
+    assert not any("tools.site" in m for m in imports(notebooks))
+    assert publish.student_edition is notebooks.student_edition  # the old names still work
+
+
 def test_bad_usage_prints_help():
     result = subprocess.run([sys.executable, "-m", "forge_lib.tools.publish", "pdf"],
                             capture_output=True, text=True, timeout=120)
@@ -163,13 +217,86 @@ def test_workshop_md_table_is_current():
 
 def test_write_workshop_table_needs_markers(tmp_path):
     page = tmp_path / "W.md"
-    page.write_text(f"intro\n{publish.TABLE_START}\nold\n{publish.TABLE_END}\noutro\n")
-    publish.write_workshop_table(page)
+    page.write_text(f"intro\n{publish.TABLE_START}\nold\n{publish.TABLE_END}\nmiddle\n"
+                    f"{publish.AGENDA_START}\nold agenda\n{publish.AGENDA_END}\noutro\n")
+    lengths = publish.write_workshop_table(page)
     text = page.read_text()
     assert "old" not in text and publish.workshop_table() in text and text.endswith("outro\n")
-    page.write_text("no markers")
+    assert publish.agendas_markdown() in text and len(lengths) == len(publish.AGENDAS)
+    page.write_text(f"{publish.TABLE_START}\n{publish.TABLE_END}\nno agenda markers")
     with pytest.raises(ValueError, match="markers"):
         publish.write_workshop_table(page)
+
+
+def _minutes(clock):
+    hours, minutes = clock.split(":")
+    return 60 * int(hours) + int(minutes)
+
+
+def _duration_minutes(text):
+    found = re.fullmatch(r"(?:(\d+) h)? ?(?:(\d+) min)?", text)
+    return 60 * int(found.group(1) or 0) + int(found.group(2) or 0)
+
+
+def _agendas(page):
+    """[(heading, [(start, label, minutes or None)])] for each agenda table in WORKSHOP.md."""
+    body = page.split(publish.AGENDA_START)[1].split(publish.AGENDA_END)[0]
+    agendas = []
+    for section in re.split(r"^## ", body, flags=re.M)[1:]:
+        heading = section.splitlines()[0]
+        rows = [line.strip("|").split("|") for line in section.splitlines()
+                if re.match(r"\| \d+:\d\d \|", line)]
+        agendas.append((heading, [(_minutes(r[0].strip()), r[1].strip(), r[2].strip()) for r in rows]))
+    return agendas
+
+
+def test_workshop_agendas_add_up_the_slots_of_the_table():
+    # Issue 18: the hand-written agendas said 0:10 + 55 min = 0:55, and 03 (75 min) from 2:00
+    # ended at 3:05. Read back from WORKSHOP.md itself: each start is the previous start plus its
+    # minutes, a notebook row lasts the sum of its notebooks' slots in the table above, and the
+    # heading's length is the end.
+    page = publish.WORKSHOP.read_text()
+    slots = {m.group(1): int(m.group(2)) for m in
+             re.finditer(r"^\| (\d\d) \| .* \| (\d+) min \|$", page, flags=re.M)}
+    assert sorted(slots) == [p.name[:2] for p in NOTEBOOKS]
+    agendas = _agendas(page)
+    assert [h.split(" (")[0] for h, _ in agendas] == [a.title for a in publish.AGENDAS]
+    for (heading, rows), agenda in zip(agendas, publish.AGENDAS, strict=True):
+        assert rows[0][0] == 0 and rows[-1][1].startswith("end")
+        for (start, label, minutes), (next_start, _, _) in zip(rows, rows[1:], strict=False):
+            assert next_start - start == int(minutes), f"{heading}: {label} at {start} min"
+        for (_, label, minutes), block in zip(rows, agenda.blocks, strict=False):
+            if block.notebooks:
+                assert int(minutes) == sum(slots[n] for n in block.notebooks), label
+            for notebooks, phrase in block.instead:  # the alternative's own length, as printed
+                assert f"{phrase} ({sum(slots[n] for n in notebooks)} min)" in label
+        total, teaching = re.search(r"\((.*?), (.*?) of it notebooks\)", heading).groups()
+        assert _duration_minutes(total) == rows[-1][0], heading
+        pauses = sum(int(m) for _, label, m in rows[:-1]
+                     if label in ("break", "lunch", "wrap-up"))
+        assert _duration_minutes(teaching) == rows[-1][0] - pauses, heading
+
+
+def test_workshop_md_agendas_are_current():
+    assert publish.agendas_markdown() in publish.WORKSHOP.read_text(), \
+        "run `python -m forge_lib.tools.publish workshop`"
+
+
+def test_a_hand_edited_agenda_that_does_not_add_up_is_caught(tmp_path, monkeypatch):
+    """The adding-up test can fail: a start time one minute off is found."""
+    page = publish.WORKSHOP.read_text()
+    broken = page.replace("| 0:10 | 01 perplexity", "| 0:11 | 01 perplexity", 1)
+    assert broken != page
+    monkeypatch.setattr(publish, "WORKSHOP", tmp_path / "W.md")
+    publish.WORKSHOP.write_text(broken)
+    with pytest.raises(AssertionError):
+        test_workshop_agendas_add_up_the_slots_of_the_table()
+
+
+def test_agenda_blocks_name_course_notebooks():
+    block = publish.Block("99 missing", "", ("99",))
+    with pytest.raises(ValueError, match=r"names notebooks \['99'\]"):
+        publish.agenda_minutes(publish.Agenda("x", "y", "", (block,)))
 
 
 # --- the site's HTML ----------------------------------------------------------------------------
