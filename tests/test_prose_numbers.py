@@ -95,3 +95,109 @@ def test_cited_values_are_still_quoted():
                              if c["cell_type"] == "markdown")
         stale = [n for n in cited if n not in _quoted_numbers(markdown)]
         assert not stale, f"{path.name}: CITED lists {stale}, which the Markdown no longer quotes"
+
+
+# --- WORKSHOP.md (issue 18, section 3) ------------------------------------------------------------
+# Its timing table and agendas are generated (tests/tools/test_publish.py checks they are current
+# and that the agendas add up). Every other number in its prose is named here by a phrase that
+# holds it, with where it comes from: a function that computes it (the test compares), or a
+# citation. A citation of README means README says the same figure (checked), so the two pages
+# cannot drift apart.
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _publish():
+    from forge_lib.tools import publish  # imported on use: it imports torch via forge_lib
+    return publish
+
+
+def _notebooks():
+    from forge_lib.tools import notebooks  # reading_minutes' constants live here
+    return notebooks
+
+
+def _notebook_python() -> str:
+    versions = {json.loads(p.read_text())["metadata"]["language_info"]["version"] for p in NOTEBOOKS}
+    assert len(versions) == 1, f"the notebooks were recorded with several Pythons: {versions}"
+    return ".".join(versions.pop().split(".")[:2])
+
+
+def _torch_pin() -> str:
+    return re.search(r"^torch==([\d.]+)$", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+
+
+def _loopback() -> str:
+    return re.search(r"--local-addr (\S+)`", (ROOT / "forge_lib/course/distributed.py").read_text()).group(1)
+
+
+def _notebook_exists(*numbers: str):
+    return lambda: all(any(p.name.startswith(f"{n}_") for p in NOTEBOOKS) for n in numbers) and numbers[0]
+
+
+README = "README"  # cited from README, which must quote the same figure
+WORKSHOP_NUMBERS = {
+    "on 2 CPU cores, recorded": ("2", "the reference machine of every run time (DESIGN.md)"),
+    "prose at 180 words": ("180", lambda: _notebooks().WORDS_PER_MINUTE_TEXT),
+    "output at 60,": ("60", lambda: _notebooks().WORDS_PER_MINUTE_CODE),
+    "reading time, 5 minutes an exercise": ("5", lambda: _publish().MINUTES_PER_EXERCISE),
+    "rounded up to 5 minutes": ("5", lambda: _publish().SLOT_STEP_MINUTES),
+    "Python 3.11 or newer (3.11 is what": ("3.11", _notebook_python),
+    "about 2.5 GB of": ("2.5", "a fresh .venv with the CPU-only torch and the assets, measured with du"),
+    "notebooks 13 and 17 are 185 MB": ("185", README),
+    "assets (notebooks 13 and 17)": ("13", _notebook_exists("13", "17")),
+    "GPT-2's tokenizer": ("2", "a model's name (Radford et al. 2019)"),
+    "177 MB of wheels": ("177", README),
+    "a 192 MB": ("192", README),
+    "notebook 00 and compares": ("00", _notebook_exists("00")),
+    "Jupyter Book 1 uses": ("1", "a product's version: myst-nb + sphinx-book-theme is Jupyter Book 1"),
+    "about 10 s on 2 CPU cores": ("10", README),
+    "MathJax 3": ("3", "a product's version: sphinx-mathjax-offline ships MathJax 3"),
+    "PyPI's 2.13.0": ("2.13.0", _torch_pin),
+    "(2.13.0+cpu satisfies": ("2.13.0", _torch_pin),
+    "measured time on 2 cores": ("2", "the reference machine of every run time (DESIGN.md)"),
+    "over 127.0.0.1": ("127.0.0.1", _loopback),
+}
+# Any run of digits, with its decimals or dots (3.11, 2.13.0, 127.0.0.1, 60,) but not inside a word.
+ANY_NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*(?<![.,])")
+
+
+def _workshop_prose(text: str) -> str:
+    """WORKSHOP.md without its generated blocks, code and link targets; whitespace made single."""
+    publish = _publish()
+    for start, end in [(publish.TABLE_START, publish.TABLE_END), (publish.AGENDA_START, publish.AGENDA_END)]:
+        text = re.sub(re.escape(start) + ".*?" + re.escape(end), " ", text, flags=re.S)
+    text = re.sub(r"```.*?```|`[^`]*`", " ", text, flags=re.S)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    text = re.sub(r"^\s*\d+\. ", " ", text, flags=re.M)  # list markers
+    return re.sub(r"\s+", " ", text)
+
+
+def _unsourced_numbers(prose: str, numbers: dict) -> list[str]:
+    covered = [range(m.start(), m.end()) for phrase in numbers
+               for m in re.finditer(re.escape(phrase), prose)]
+    return [prose[max(0, m.start() - 30):m.end() + 20] for m in ANY_NUMBER.finditer(prose)
+            if not any(m.start() in span for span in covered)]
+
+
+def test_numbers_in_workshop_prose_are_generated_computed_or_cited():
+    prose = _workshop_prose((ROOT / "WORKSHOP.md").read_text())
+    unsourced = _unsourced_numbers(prose, WORKSHOP_NUMBERS)
+    assert not unsourced, (f"WORKSHOP.md quotes numbers with no source: {unsourced}. Generate "
+                           f"them, compute them here, or cite them in WORKSHOP_NUMBERS.")
+    readme = re.sub(r"\s+", " ", (ROOT / "README.md").read_text())
+    for phrase, (number, source) in WORKSHOP_NUMBERS.items():
+        assert phrase in prose, f"WORKSHOP_NUMBERS names {phrase!r}, which WORKSHOP.md no longer says"
+        assert number in phrase, phrase
+        if callable(source):
+            assert str(source()) == number, f"WORKSHOP.md says {phrase!r}; computed: {source()}"
+        elif source == README:
+            unit = phrase.split(number, 1)[1].split()[0]
+            assert f"{number} {unit}" in readme, f"WORKSHOP.md says {phrase!r}; README does not"
+
+
+def test_an_unsourced_workshop_number_is_caught():
+    """The WORKSHOP test can fail: a number no phrase covers is reported."""
+    prose = "prose at 180 words a minute; the whole run takes about 9 minutes"
+    [found] = _unsourced_numbers(prose, WORKSHOP_NUMBERS)
+    assert found.endswith("about 9 minutes")

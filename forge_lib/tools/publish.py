@@ -61,10 +61,11 @@ AGENDA_START, AGENDA_END = "<!-- agendas:start -->", "<!-- agendas:end -->"
 # --- The workshop table ------------------------------------------------------------------------
 
 MINUTES_PER_EXERCISE = 5
+SLOT_STEP_MINUTES = 5  # slots are whole 5-minute steps: an agenda reads in round times
 
 
 def workshop_slot(nb: nbformat.NotebookNode) -> int:
-    """Minutes to plan for a notebook in a workshop: reading, 5 a exercise and the run time,
+    """Minutes to plan for a notebook in a workshop: reading, 5 an exercise and the run time,
     rounded up to 5 minutes.
 
     >>> workshop_slot(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("word " * 360)]))
@@ -72,7 +73,7 @@ def workshop_slot(nb: nbformat.NotebookNode) -> int:
     """
     seconds = recorded_run_time(nb) or 0
     minutes = reading_minutes(nb) + MINUTES_PER_EXERCISE * exercise_count(nb) + seconds / 60
-    return 5 * math.ceil(minutes / 5)
+    return SLOT_STEP_MINUTES * math.ceil(minutes / SLOT_STEP_MINUTES)
 
 
 def workshop_table(notebooks: list[Path] | None = None) -> str:
