@@ -14,6 +14,9 @@ __all__ = ["causal_lm_accuracy", "causal_lm_perplexity", "shift_labels"]
 
 _WRONG_WAY = ("that shifts the wrong way (logits[:, 1:] against labels[:, :-1]): keep "
               "logits[:, :-1] and labels[:, 1:], since position i predicts token i + 1.")
+_DOUBLE_SHIFT = ("that shifts twice (logits[:, i] against token i + 2): the classic double shift "
+                 "of code that shifts the labels and then hands them to a loss (Hugging Face's "
+                 "models) that shifts them again. Shift once: logits[:, :-1] against labels[:, 1:].")
 
 
 def _lm_case(seed: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,6 +44,8 @@ def causal_lm_perplexity(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> V
             return "you scored logits[:, i] against labels[:, i]; logits[:, i] predicts token i+1."
         if close(got, perplexity(logits[:, 1:], labels[:, :-1], ignore_index=-100)):
             return _WRONG_WAY
+        if close(got, perplexity(logits[:, :-2], labels[:, 2:], ignore_index=-100)):
+            return _DOUBLE_SHIFT
         nll, count = nll_sum_and_count(logits[:, :-1], labels[:, 1:], ignore_index=-100)
         if close(got, nll.item() / count):
             return "that is the mean NLL; perplexity is its exp."
@@ -156,10 +161,21 @@ def next_token_accuracy_checker(name: str, fn: Callable, *, shifted: bool) -> Ve
         if not shifted and close(got, token_accuracy(logits[:, 1:], labels[:, :-1],
                                                      ignore_index=-100)):
             return _WRONG_WAY
+        if not shifted and close(got, token_accuracy(logits[:, :-2], labels[:, 2:],
+                                                     ignore_index=-100)):
+            return _DOUBLE_SHIFT
         pred, target = shift_for_causal_lm(logits, labels) if not shifted else (logits, labels)
-        hits = (pred.argmax(-1) == target).sum().item()
-        if close(got, hits / target.numel()):
+        hits = (pred.argmax(-1) == target) & (target != -100)  # (B, T-1)
+        real = target != -100
+        if close(got, hits.sum().item() / target.numel()):
             return "the denominator counts padded positions; divide by real targets only."
+        rows = [h.sum().item() / r.sum().item() for h, r in zip(hits, real, strict=True) if r.any()]
+        if close(got, sum(rows) / len(rows)):
+            return ("that averages the rows' accuracies, which weighs a row of 3 real targets "
+                    "like a row of 6: count the hits and the real targets over the whole batch, "
+                    "then divide.")
+        if close(got, 100 * hits.sum().item() / real.sum().item()):
+            return "that is a percentage; return a fraction in [0, 1] (0.25, not 25)."
         if isinstance(got, (int, float, torch.Tensor)) and float(got) > 1:
             return "return a fraction of the real targets, not a count."
         return None

@@ -38,9 +38,11 @@ def counted_targets(fn: Callable[[torch.Tensor], int]) -> Verdict:
     True
     """
     masks = [
-        # One full row: so that mask[:, :-1] (which drops a real last token) is told apart.
-        ("a (2, 5) mask with rows of 5 and 2 real tokens",
-         torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])),
+        # Two full rows, so that every wrong count differs from the right 11: mask[:, :-1]
+        # (which drops their real last tokens) 12, mask.sum() - 1 (one <bos> for the whole
+        # batch) 13, mask.sum() 14, B * (T - 1) 15, numel() 18.
+        ("a (3, 6) mask with rows of 6, 6 and 2 real tokens",
+         torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0]])),
         ("a (3, 5) mask with no padding", torch.ones(3, 5, dtype=torch.long)),
         ("a (3, 6) mask with one row holding only <bos>",
          torch.tensor([[1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]])),
@@ -54,6 +56,9 @@ def counted_targets(fn: Callable[[torch.Tensor], int]) -> Verdict:
             return ("mask[:, :-1] drops the last position, but the position that is never a "
                     "target is the first (target i is token i + 1): use mask[:, 1:]. The two "
                     "agree only when no row is padded.")
+        if close(got, float(mask.sum()) - 1):
+            return ("every row's first token is never a target, so subtract one per row "
+                    "(mask.shape[0] of them), not one for the whole batch: or count mask[:, 1:].")
         if close(got, float(mask.sum())):
             return ("the first token of each row is never a target: after the shift the "
                     "targets are positions 1..T-1, so each row scores one token fewer.")

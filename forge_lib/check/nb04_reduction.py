@@ -166,6 +166,9 @@ def accumulated_loss(
             elif close(value, sum(means)):
                 hint = (" Hint: summing mean losses counts every micro-batch fully; scale each "
                         "by its share of the counted targets.")
+            elif close(value, sum(x.sum().item() for x in nll) / sum(t.numel() for t in targets)):
+                hint = (" Hint: the total counts the ignored positions too (t.numel()); divide "
+                        "by the number of counted targets, int((t != ignore_index).sum()).")
             return verdict(False, f"on {description} expected {reference.item():.6g}, got "
                            f"{value.item():.6g}.{hint}")
         grads = torch.autograd.grad(got, logits, allow_unused=True)

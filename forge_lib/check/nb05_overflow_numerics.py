@@ -15,32 +15,67 @@ __all__ = ["compensated_sum", "safe_perplexity", "stable_mean_nll", "stall_point
 
 
 def safe_perplexity(fn: Callable[[float], float]) -> Verdict:
-    """fn(mean_nll) -> perplexity, inf (not an exception) where exp overflows float64."""
+    """fn(mean_nll) -> perplexity, inf (not an exception) where exp overflows float64.
+
+    The probes sit on both sides of float64's limit, exp_limit() = 709.7827: 709.78 is still
+    finite (1.8e308), so a hand-picked cut-off anywhere below it (88.7, 301, 500, 709) fails.
+    """
+    limit = exp_limit(torch.float64)
     cases = [("mean NLL 0", (0.0,), 1.0), ("mean NLL ln 227", (math.log(227.0),), 227.0),
-             ("mean NLL 100 (exp is 2.7e43, fine in float64)", (100.0,), math.exp(100.0)),
-             ("mean NLL 300 (finite in float64)", (300.0,), math.exp(300.0)),
+             ("mean NLL 300 (exp is 1.9e130, fine in float64)", (300.0,), math.exp(300.0)),
+             ("mean NLL 709.78 (exp is 1.8e308, just under float64's limit)", (709.78,),
+              math.exp(709.78)),
              ("mean NLL 800", (800.0,), math.inf)]
 
     def mistakes(args, got):
-        if args[0] in (100.0, 300.0) and got == math.inf:
-            return "exp(100) does not overflow float64; the limit is about 709.78."
+        if args[0] < limit and got == math.inf:
+            return (f"exp({args[0]:g}) = {math.exp(args[0]):.2g} does not overflow float64; "
+                    f"the limit is about 709.78 (log of float64's max, {limit:.7g}), not a round "
+                    f"number below it: "
+                    f"compare with math.log(torch.finfo(torch.float64).max) or catch "
+                    f"OverflowError.")
         return None
 
     return run_cases("safe_perplexity", fn, cases, mistakes)
 
 
+def _same(a: object, b: float) -> bool:
+    """close(), with NaN matching NaN: a wrong formula's non-finite result, recognised."""
+    try:
+        if math.isnan(float(a)) and math.isnan(b):
+            return True
+    except (TypeError, ValueError):
+        return False
+    return close(a, b)
+
+
+def _one_max_nll(logits: torch.Tensor, target: torch.Tensor) -> float:
+    """Log-sum-exp with one max for the whole batch (wrong): a row far below it has
+    exp(x - m) = 0 everywhere, log(0) = -inf."""
+    m = logits.max()
+    lse = m + torch.log(torch.exp(logits - m).sum(dim=1))
+    return (lse - logits.gather(1, target[:, None]).squeeze(1)).mean().item()
+
+
 def stable_mean_nll(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Verdict:
     """fn(logits (N, V) float32, target (N,)) -> mean NLL in nats, finite wherever the truth is,
-    computed with max, exp, log, sum and gather only (no log_softmax, logsumexp, cross_entropy)."""
+    computed with max, exp, log, sum and gather only (no log_softmax, logsumexp, cross_entropy).
+
+    The cases: ordinary logits; rows near +1000 beside rows near 0 (exp overflows, and one max
+    for the whole batch sends the low rows to log(0)); a target 800 below its row, whose
+    probability e^-800 underflows float64 too, so softmax-then-log fails in any precision.
+    """
     gen = torch.Generator().manual_seed(5)
     ordinary = (torch.randn(64, 10, generator=gen), torch.randint(0, 10, (64,), generator=gen))
-    huge = (ordinary[0] * 3 + 1000.0, ordinary[1])  # exp(1000) overflows float32 (and float64)
-    hard = underflow_case()
+    offsets = torch.zeros(64, 1)
+    offsets[::2] = 1000.0  # exp(1000) overflows float32 (and float64); every other row near 0
+    huge = (ordinary[0] * 3 + offsets, ordinary[1])
+    hard = underflow_case(gap=800.0)
     cases = []
     for description, (logits, target) in [
             ("ordinary (64, 10) logits", ordinary),
-            ("logits near +1000 (exp overflows)", huge),
-            ("the underflow case (one target logit 200 below its row)", hard[:2])]:
+            ("rows near +1000 beside rows near 0 (exp overflows)", huge),
+            ("the underflow case with one target logit 800 below its row", hard[:2])]:
         nll, count = nll_sum_and_count(logits, target)
         cases.append((description, (logits, target), nll.item() / count))
 
@@ -49,13 +84,18 @@ def stable_mean_nll(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Verdic
             got = float(got)
         except (TypeError, ValueError):
             return None
+        if not math.isfinite(got) and _same(got, _one_max_nll(*args)):
+            return ("one max for the whole batch is not enough: a row 1000 below it has "
+                    "exp(x - m) = 0 in every entry and log(0) = -inf. Subtract each row's own "
+                    "max: logits.max(dim=1, keepdim=True).")
         if not math.isfinite(got) and float(args[0].max()) > exp_limit(args[0].dtype):
             return ("exp of a large logit overflowed to inf (inf - x = inf, inf / inf = NaN). "
                     "Subtract each row's max before exp: "
                     "logsumexp(x) = m + log(sum(exp(x - m))).")
         if math.isinf(got) and math.isinf(naive_perplexity(*args)):
-            return ("a target probability underflowed to 0 and log(0) = -inf. Never take the "
-                    "log of a softmax: NLL = logsumexp(logits) - logits[target].")
+            return ("a target probability underflowed to 0 and log(0) = -inf (e^-800 is below "
+                    "even float64's smallest number, so a wider dtype does not save it). Never "
+                    "take the log of a softmax: NLL = logsumexp(logits) - logits[target].")
         return None
 
     def shortcut(args, calls):

@@ -53,6 +53,9 @@ def tokens_per_second(fn: Callable[[int, list[float]], float]) -> Verdict:
             return "each run scores all the tokens; divide by one run's (median) time, not the sum."
         if close(got, statistics.median(times) / tokens):
             return "that is seconds per token; invert it."
+        if close(got, tokens / min(times)):
+            return ("that divides by the fastest run, the luckiest one; the throughput of a "
+                    "typical run uses the median time.")
         return None
 
     return run_cases("tokens_per_second", fn, cases, mistakes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 
 import torch
@@ -32,7 +34,8 @@ def logits_gigabytes(fn: Callable[[int, int, int, int], float]) -> Verdict:
 
 
 def max_chunk_tokens(fn: Callable[[float, int, int], int]) -> Verdict:
-    """fn(budget_mb, vocab, bytes_per_element) -> most tokens whose logits fit the budget (int)."""
+    """fn(budget_mb, vocab, bytes_per_element) -> most tokens whose logits fit the budget: an
+    integer (a Python int or a NumPy one such as np.int64), since it sizes slices and ranges."""
     cases = [(f"a budget of {mb} MB, V = {v:,}, {nb} bytes", (mb, v, nb), (mb * 10**6) // (v * nb))
              for mb, v, nb in [(64, 50_257, 4), (100, 32_000, 2), (1, 258, 4)]]
 
@@ -41,6 +44,10 @@ def max_chunk_tokens(fn: Callable[[float, int, int], int]) -> Verdict:
         exact = mb * 1e6 / (v * nb)
         if isinstance(got, float) and close(got, exact):
             return "a chunk holds whole tokens: round down with // (and return an int)."
+        if isinstance(got, float) and got == mb * 10**6 // (v * nb):
+            return ("the count is right but a float (// of floats stays a float): a chunk size "
+                    "is a length, and range(0, N, chunk) or hidden[s:s + chunk] refuse a float. "
+                    "Wrap it in int().")
         if close(got, -(-mb * 10**6 // (v * nb))):
             return "rounding up gives a chunk that overshoots the budget: round down."
         if close(got, mb * 2**20 // (v * nb)):
@@ -53,7 +60,8 @@ def max_chunk_tokens(fn: Callable[[float, int, int], int]) -> Verdict:
         got, error = call(fn, description, *args)
         if error is not None:
             return verdict(False, error)
-        if isinstance(got, bool) or not isinstance(got, int) or got != expected:
+        # numbers.Integral takes np.int64 too (what numpy's // returns); bool is not a count.
+        if isinstance(got, bool) or not isinstance(got, numbers.Integral) or got != expected:
             hint = mistakes(args, got)
             return verdict(False, f"on {description} expected {expected}, got {got!r}."
                            + (f" Hint: {hint}" if hint else ""))
@@ -69,12 +77,21 @@ def _chunk_case(seed: int, n: int, vocab: int, d: int):
 
 
 def chunked_nll(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], float]) -> Verdict:
-    """fn(hidden (N, D), weight (V, D), target (N,), chunk_tokens) -> summed NLL in nats."""
+    """fn(hidden (N, D), weight (V, D), target (N,), chunk_tokens) -> summed NLL in nats.
+
+    The last case scales the hidden states so that some target probabilities fall below
+    float32's smallest number: softmax-then-log gives log(0) there, log_softmax does not.
+    Every case has N, V, D and chunk_tokens all different, so that a tensor with a dimension
+    of N and one of V is the full logits, however it was made (matmul, bmm, einsum, broadcasting).
+    """
     cases = []
-    for seed, n, vocab, d, chunk in [(0, 10, 7, 4, 3), (1, 64, 50, 8, 16), (2, 33, 100, 16, 10)]:
+    for seed, n, vocab, d, chunk, scale in [(0, 10, 7, 4, 3, 1.0), (1, 64, 50, 8, 16, 1.0),
+                                            (2, 33, 100, 16, 10, 60.0)]:
         hidden, weight, target = _chunk_case(seed, n, vocab, d)
+        hidden = hidden * scale
         expected = nll_sum_and_count(hidden @ weight.T, target)[0].item()
-        cases.append((f"N = {n} tokens, V = {vocab}, chunks of {chunk}",
+        cases.append((f"N = {n} tokens, V = {vocab}, chunks of {chunk}"
+                      + (f", hidden states x {scale:g}" if scale != 1 else ""),
                       (hidden, weight, target, chunk), expected))
 
     def mistakes(args, got):
@@ -88,22 +105,29 @@ def chunked_nll(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], fl
                  / target[s:s + chunk].numel() for s in range(0, n, chunk)]
         if close(got, sum(means)) or close(got, sum(means) / len(means)):
             return "add the chunks' NLL sums; per-chunk means do not add up to the total."
+        try:
+            infinite = math.isinf(float(got))
+        except (TypeError, ValueError):
+            infinite = False
+        if infinite:
+            return ("a target probability underflowed to 0 in softmax and log(0) = -inf: take "
+                    "torch.log_softmax of the chunk's logits (or fl.nll_sum_and_count), never "
+                    "the log of a softmax.")
         return None
 
     def shortcut(args, calls):
         hidden, weight, _, chunk = args
-        budget = chunk * weight.shape[0]  # one chunk's logits: chunk_tokens x V
-        # The logits come out of a matrix product; a broadcast multiply-and-sum would slip past,
-        # but nobody writes the full logits that way by accident.
-        products = {"matmul", "__matmul__", "__rmatmul__", "mm", "linear", "einsum", "addmm",
-                    "tensordot", "inner"}
-        sizes = [tuple(out.shape) for name, _, out in calls.log
-                 if name in products and isinstance(out, torch.Tensor) and out.numel() > budget]
+        n, vocab = hidden.shape[0], weight.shape[0]
+        # Full logits are any tensor with a dimension of N tokens and one of V, whatever made
+        # it: (N, V) from a matmul, (1, N, V) from bmm, (N, V, D) from a broadcast multiply.
+        sizes = [tuple(out.shape) for _, _, out in calls.log
+                 if isinstance(out, torch.Tensor) and n in out.shape and vocab in out.shape]
         if not sizes:
             return None
-        return (f"your function computes logits of shape {sizes[0]} at once, more than "
-                f"chunk_tokens = {chunk} tokens' worth: the point is that only one chunk's logits "
-                f"exist at a time. Loop over range(0, N, chunk_tokens) and multiply "
-                f"hidden[start:start + chunk_tokens] by weight.T inside the loop.")
+        return (f"your function makes a tensor of shape {sizes[0]}: the logits of all {n} "
+                f"tokens at once, more than chunk_tokens = {chunk} tokens' worth. The point is "
+                f"that only one chunk's logits exist at a time: loop over range(0, N, "
+                f"chunk_tokens) and multiply hidden[start:start + chunk_tokens] by weight.T "
+                f"inside the loop.")
 
     return run_cases("chunked_nll", fn, cases, mistakes, shortcut=shortcut)

@@ -62,7 +62,9 @@ def early_stopping(fn: Callable[[list[float], int], tuple[int, int]]) -> Verdict
     the lowest loss seen up to the stop (the earliest one on ties): the checkpoint to keep.
     """
     cases = [
-        ("a U-shaped curve, patience 2", ([5.0, 4.0, 3.5, 3.6, 3.7, 3.4], 2), (4, 2)),
+        # 3.7 is lower than the 3.9 before it but not than the best, 3.5: not an improvement.
+        ("a U-shaped curve with a bump, patience 2", ([5.0, 4.0, 3.5, 3.9, 3.7, 3.6, 3.4], 2),
+         (4, 2)),
         ("a falling curve, patience 3", ([5.0, 4.0, 3.0, 2.5], 3), (3, 3)),
         ("a tie with the best, patience 1", ([3.0, 2.0, 2.0, 1.0], 1), (2, 1)),
         ("patience 3 with a late recovery", ([4.0, 3.0, 3.1, 3.2, 2.9, 3.5, 3.6, 3.7], 3), (7, 4)),
@@ -74,16 +76,26 @@ def early_stopping(fn: Callable[[list[float], int], tuple[int, int]]) -> Verdict
             return "a tie with the best is not an improvement: compare with <, not <=."
         if got == _early_stopping_reference(losses, patience + 1):
             return "off by one: stop at the patience-th evaluation without a new best."
+        if got == _early_stopping_reference(losses, patience, against_previous=True):
+            return ("you compare each loss with the evaluation before it; patience counts "
+                    "evaluations without a new *best*: a loss that beats its predecessor but "
+                    "not the best so far (3.7 after 3.9, with 3.5 the best) is no improvement.")
         return None
 
     return run_cases("early_stopping", fn, cases, mistakes, exact=True)
 
 
-def _early_stopping_reference(losses: list[float], patience: int,
-                              ties_improve: bool = False) -> tuple[int, int]:
+def _early_stopping_reference(losses: list[float], patience: int, ties_improve: bool = False,
+                              against_previous: bool = False) -> tuple[int, int]:
+    """The right answer, or with a flag one of two wrong ones: ties count as improvements, or
+    patience is reset by any loss below the previous one (best still the lowest so far)."""
     best, since = 0, 0
     for i in range(1, len(losses)):
-        if losses[i] < losses[best] or (ties_improve and losses[i] == losses[best]):
+        if against_previous and losses[i] < losses[i - 1]:
+            since = 0
+            if losses[i] < losses[best]:
+                best = i
+        elif losses[i] < losses[best] or (ties_improve and losses[i] == losses[best]):
             best, since = i, 0
         else:
             since += 1

@@ -51,6 +51,14 @@ def tensorboard_smoothing(fn: Callable[[list[float], float], list[float]]) -> Ve
         if close(got, biased):
             return ("the average starts at 0, so the first points are pulled down; "
                     "divide by 1 - weight**n (n = points so far).")
+        seeded = [values[0]]  # the average started at the first value instead of 0
+        for v in values[1:]:
+            seeded.append(seeded[-1] * w + (1 - w) * v)
+        if close(got, seeded):
+            return ("starting the average at the first value is another cure for the start-up "
+                    "bias, but not TensorBoard's: it starts at 0 and divides by 1 - weight**n "
+                    "(n = points so far), which weighs the first value less from the second "
+                    "point on.")
         return None
 
     return run_cases("tensorboard_smoothing", fn, cases, mistakes)

@@ -14,7 +14,12 @@ __all__ = ["min_context", "sliding_window_ppl", "window_count"]
 
 
 def window_count(fn: Callable[[int, int, int], int]) -> Verdict:
-    """fn(n_tokens, context, stride) -> how many forward passes a sliding-window evaluation makes."""
+    """fn(n_tokens, context, stride) -> how many forward passes a sliding-window evaluation makes.
+
+    The window that starts at `begin` reads ids[begin:begin + context] and predicts the ids after
+    each of them, up to id begin + context; windows start every `stride` ids, and the last one is
+    the first whose last target is the last id: begin + context >= n_tokens - 1.
+    """
     cases = [(f"{n} tokens, context {c}, stride {s}", (n, c, s),
               len(window_spans(n, context=c, stride=s)))
              for n, c, s in [(10, 4, 2), (1000, 128, 128), (1000, 128, 1), (129, 128, 64),
@@ -22,9 +27,16 @@ def window_count(fn: Callable[[int, int, int], int]) -> Verdict:
 
     def mistakes(args, got):
         n, c, s = args
+        if got == 1 + max(0, math.ceil((n - c) / s)):
+            return ("that is the Hugging Face guide's count (section 7): its windows run until "
+                    "one *reads* the last id (begin + context >= n_tokens), because its model "
+                    "shifts the labels inside each window. Here a window predicts the id after "
+                    "each one it reads, so the last window is the first whose last *target*, "
+                    "id begin + context, is the last id: begin + context >= n_tokens - 1.")
         if got == math.ceil(n / s) or got == n // s:
-            return ("the last window ends at the last token: windows stop once a window "
-                    "reaches it, so count windows until begin + context >= n - 1.")
+            return ("windows do not run to the end of the stream one stride at a time: the last "
+                    "window is the first whose last target, id begin + context, is the last "
+                    "id, so count windows until begin + context >= n_tokens - 1.")
         return None
 
     return run_cases("window_count", fn, cases, mistakes, exact=True)
@@ -58,6 +70,31 @@ class _BigramModel(torch.nn.Module):
         first = torch.zeros_like(input_ids, dtype=torch.bool)
         first[:, 0] = True  # no previous token inside the window: context matters
         return self.table[input_ids] + self.prev[prev].masked_fill(first[..., None], 0.0)
+
+
+def _guide_loop_ppl(model: torch.nn.Module, ids: torch.Tensor, max_length: int,
+                    stride: int) -> tuple[float, float]:
+    """The Hugging Face guide's strided loop ("Perplexity of fixed-length models"), ported to a
+    model that returns logits: its perplexity today (each window's loss weighted by its valid
+    labels - 1) and in earlier versions (weighted by trg_len, divided by the stream's length).
+    A window that scores no label is skipped, as a port must to get a number at all."""
+    nll, count, nll_before, prev_end, end = 0.0, 0, 0.0, 0, 0
+    for begin in range(0, len(ids), stride):
+        end = min(begin + max_length, len(ids))
+        trg_len = end - prev_end
+        labels = ids[begin:end].clone()
+        labels[:-trg_len] = -100  # the overlap is context only
+        logp = torch.log_softmax(model(ids[None, begin:end])[0].double(), -1)[:-1]  # shifted
+        target = labels[1:]
+        keep = target != -100
+        if keep.any():  # a last window of one id scores nothing: its mean loss would be NaN
+            loss = -float(logp[keep].gather(1, target[keep, None]).mean())
+            valid = int((labels != -100).sum()) - 1  # num_valid_tokens - batch_size
+            nll, count, nll_before = nll + loss * valid, count + valid, nll_before + loss * trg_len
+        prev_end = end
+        if end == len(ids):
+            break
+    return math.exp(nll / count), math.exp(nll_before / end)
 
 
 def sliding_window_ppl(fn: Callable[[torch.nn.Module, torch.Tensor, int, int], float]) -> Verdict:
@@ -100,6 +137,14 @@ def sliding_window_ppl(fn: Callable[[torch.nn.Module, torch.Tensor, int, int], f
             count += len(window) - 1
         if s < c and close(got, math.exp(total / count)):
             return scored_twice
+        if any(close(got, ppl) for ppl in _guide_loop_ppl(model, ids, c, s)):
+            return ("that is the Hugging Face guide's loop (section 7), which counts differently: "
+                    "its model shifts the labels inside each window, so the id at a window's "
+                    "position 0 is never a target (with stride = context it skips one id per "
+                    "window), and it weights each window by its valid labels - 1 (or earlier, "
+                    "trg_len over the stream's length), not by the targets it scored. Here a "
+                    "window reads token_ids[begin:begin + context] and predicts the next "
+                    "context ids: score each target once and divide by their number.")
         return None
 
     return run_cases("sliding_window_ppl", fn, cases, mistakes)

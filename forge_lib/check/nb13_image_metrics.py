@@ -43,6 +43,9 @@ def frechet_1d(fn: Callable[[float, float, float, float], float]) -> Verdict:
             return "the mean term is the squared distance: (mu_a - mu_b)**2."
         if close(got, (ma - mb) ** 2 + va + vb - 2 * va * vb):
             return "the cross term is 2 * sqrt(var_a * var_b), a square root of the product."
+        if close(got, (ma - mb) ** 2 + va**2 + vb**2 - 2 * va * vb):
+            return ("var_a and var_b are already variances (sigma squared): squaring them again "
+                    "uses a variance as a standard deviation. In 1-D, Tr(S) is the variance.")
         if close(got, (ma - mb) ** 2 + va + vb):
             return "you left out the cross term -2 sqrt(var_a var_b): two equal Gaussians must give 0."
         return None
@@ -56,6 +59,19 @@ def _spd(seed: int, d: int = 4) -> torch.Tensor:
     return a @ a.T + 0.1 * torch.eye(d, dtype=torch.float64)  # elementwise sqrt gives a number
 
 
+def _is_nan(x: object) -> bool:
+    try:
+        return math.isnan(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _sqrtm(s: torch.Tensor) -> torch.Tensor:
+    """The symmetric square root of a symmetric positive definite matrix."""
+    evals, evecs = torch.linalg.eigh(s)
+    return evecs @ torch.diag(evals.clamp(min=0).sqrt()) @ evecs.T
+
+
 def trace_sqrt_product(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Verdict:
     """fn(S_a, S_b) -> Tr((S_a S_b)^(1/2)) for symmetric positive definite (D, D) float64."""
     cases = []
@@ -66,7 +82,18 @@ def trace_sqrt_product(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Ver
 
     def mistakes(args, got):
         sa, sb = args
-        if isinstance(got, float) and math.isnan(got):
+        product_evals = torch.linalg.eigvalsh(sa @ sb)  # reads one triangle: wrong here
+        if (close(got, product_evals.clamp(min=0).sqrt().sum().item())
+                or close(got, product_evals.abs().sqrt().sum().item())
+                or (_is_nan(got) and bool((product_evals < 0).any()))):
+            return ("S_a @ S_b is not symmetric, and eigvalsh reads only one triangle of it, so "
+                    "its eigenvalues are wrong. Make it symmetric first: S_a S_b has the "
+                    "eigenvalues of S_a^(1/2) S_b S_a^(1/2), which eigvalsh may take.")
+        root_a, root_b = _sqrtm(sa), _sqrtm(sb)
+        if close(got, (root_a @ root_b).trace().item()):
+            return ("(S_a S_b)^(1/2) is not S_a^(1/2) S_b^(1/2) unless the matrices commute: "
+                    "take the eigenvalues of S_a^(1/2) S_b S_a^(1/2), root them, and sum.")
+        if _is_nan(got):
             return "NaN: an elementwise sqrt of a negative entry? Use eigenvalues instead."
         if close(got, (sa @ sb).sqrt().trace().item()):
             return "torch.sqrt is elementwise; a matrix square root needs eigenvalues."

@@ -66,6 +66,11 @@ def pixel_flow_to_grid(fn: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
         elif torch.allclose(got, torch.stack([(2 * gx + 1) / w - 1, (2 * gy + 1) / h - 1], -1),
                             atol=1e-6):
             hint = "that is the align_corners=False convention; use 2 * x / (W - 1) - 1."
+        elif torch.allclose(got, torch.stack([2 * (xs - flow[0]) / (w - 1) - 1,
+                                              2 * (ys - flow[1]) / (h - 1) - 1], -1), atol=1e-6):
+            hint = ("that samples at p - flow(p): the flow used in the wrong direction, as "
+                    "section 1 shows. The backward flow says where pixel p's content was in the "
+                    "other frame, and grid_sample pulls it from there: sample at p + flow(p).")
         elif torch.allclose(got, torch.stack([2 * flow[0] / (w - 1), 2 * flow[1] / (h - 1)], -1),
                             atol=1e-6):
             hint = "add the pixel's own coordinates: the grid holds where to sample, not the shift."

@@ -16,6 +16,7 @@ import statistics
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -214,6 +215,80 @@ def shards_padded(n, world):
     return [[i % n for i in range(r * size, (r + 1) * size)] for r in range(world)]
 
 
+def mean_nll_one_max(logits, target):  # log-sum-exp with one max for the whole batch
+    m = logits.max()
+    lse = m + torch.log(torch.exp(logits - m).sum(dim=1))
+    return (lse - logits.gather(1, target[:, None]).squeeze(1)).mean().item()
+
+
+def chunked_nll_softmax_then_log(hidden, weight, target, chunk):
+    total = 0.0
+    for s in range(0, target.numel(), chunk):
+        probs = torch.softmax(hidden[s:s + chunk] @ weight.T, dim=-1)
+        total -= probs.gather(1, target[s:s + chunk, None]).log().sum().item()
+    return total
+
+
+def chunked_nll_full_bmm(hidden, weight, target, chunk):  # all logits at once, through bmm
+    logits = torch.bmm(hidden[None], weight.T[None])[0]
+    return sum(fl.nll_sum_and_count(logits[s:s + chunk], target[s:s + chunk])[0].item()
+               for s in range(0, target.numel(), chunk))
+
+
+def chunked_nll_full_broadcast(hidden, weight, target, chunk):  # all logits, by broadcasting
+    logits = (hidden[:, None, :] * weight[None, :, :]).sum(-1)  # (N, V, D) -> (N, V)
+    return fl.nll_sum_and_count(logits, target)[0].item()
+
+
+def early_stopping_against_previous(losses, patience):
+    return check.nb09_training_curves._early_stopping_reference(losses, patience,
+                                                                against_previous=True)
+
+
+def smoothing_seeded(values, weight):  # the average started at the first value, not debiased
+    out = [values[0]]
+    for v in values[1:]:
+        out.append(weight * out[-1] + (1 - weight) * v)
+    return out
+
+
+def sqrtm_sym(s):
+    evals, evecs = torch.linalg.eigh(s)
+    return evecs @ torch.diag(evals.clamp(min=0).sqrt()) @ evecs.T
+
+
+def grid_minus_flow(flow):
+    _, h, w = flow.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype), torch.arange(w, dtype=flow.dtype),
+                            indexing="ij")
+    return torch.stack([2 * (xs - flow[0]) / (w - 1) - 1, 2 * (ys - flow[1]) / (h - 1) - 1], -1)
+
+
+def accuracy_per_row_mean(logits, labels):  # the rows' accuracies averaged
+    pred, target = logits[:, :-1].argmax(-1), labels[:, 1:]
+    rows = [((p == t) & (t != -100)).sum().item() / (t != -100).sum().item()
+            for p, t in zip(pred, target, strict=True)]
+    return statistics.mean(rows)
+
+
+def masked_accuracy_per_row_mean(logits, labels):  # the same for already shifted labels
+    rows = [((lg.argmax(-1) == t) & (t != -100)).sum().item() / (t != -100).sum().item()
+            for lg, t in zip(logits, labels, strict=True)]
+    return statistics.mean(rows)
+
+
+def accumulated_loss_by_numel(logits, targets, ignore_index):
+    total = sum(t.numel() for t in targets)  # counts the ignored positions too
+    return sum(F.cross_entropy(lg, t, ignore_index=ignore_index, reduction="sum") / total
+               for lg, t in zip(logits, targets, strict=True))
+
+
+def guide_loop_ppl(model, ids, context, stride, before=False):
+    """A port of the Hugging Face guide's strided loop (notebook 12, section 7)."""
+    ppl_today, ppl_before = check.nb12_sliding_window._guide_loop_ppl(model, ids, context, stride)
+    return ppl_before if before else ppl_today
+
+
 # --- the catalogue: (checker, wrong answer, a distinctive piece of its hint) ---------------------
 
 WRONG = [
@@ -236,6 +311,7 @@ WRONG = [
      "perplexity is its exp"),
     ("causal_lm_perplexity", mean_of_row_perplexities, "mean of the sentences' perplexities"),
     ("causal_lm_perplexity", exp_of_mean_row_loss, "averages the sentences' mean losses"),
+    ("causal_lm_perplexity", lambda lg, lb: _ppl(lg[:, :-2], lb[:, 2:]), "shifts twice"),
     ("shift_labels", lambda lb: lb, "labels unchanged"),
     ("shift_labels", lambda lb: torch.roll(lb, -1, dims=1), "torch.roll wraps around"),
     ("shift_labels", lambda lb: lb[:, 1:], "keep the shape (B, T)"),
@@ -244,6 +320,11 @@ WRONG = [
     ("causal_lm_accuracy", accuracy_without_shift, "logits[:, i] predicts token i+1"),
     ("causal_lm_accuracy", accuracy_shifted_wrong_way, "the wrong way"),
     ("causal_lm_accuracy", accuracy_over_all_positions, "counts padded positions"),
+    ("causal_lm_accuracy", lambda lg, lb: 100 * accuracy_without_shift(lg[:, :-1], lb[:, 1:]),
+     "that is a percentage"),
+    ("causal_lm_accuracy", lambda lg, lb: accuracy_without_shift(lg[:, :-2], lb[:, 2:]),
+     "shifts twice"),
+    ("causal_lm_accuracy", accuracy_per_row_mean, "averages the rows' accuracies"),
     # 03
     ("padded_perplexity", lambda p, f, lp: (1 - f) * p + f * math.exp(lp), "perplexities do not average"),
     ("padded_perplexity", lambda p, f, lp: (1 - f) * math.log(p) + f * lp, "the perplexity is its exp"),
@@ -251,6 +332,7 @@ WRONG = [
     ("counted_targets", lambda m: int(m.sum()), "the first token of each row is never a target"),
     ("counted_targets", lambda m: m.shape[0] * (m.shape[1] - 1), "counts the padded targets"),
     ("counted_targets", lambda m: m.numel(), "numel() counts padding"),
+    ("counted_targets", lambda m: int(m.sum()) - 1, "subtract one per row"),
     ("accumulated_mean_loss", lambda ms, ts, ig: statistics.mean(ms), "a mean of batch means"),
     ("accumulated_mean_loss", lambda ms, ts, ig: sum(m * t.numel() for m, t in zip(ms, ts, strict=True))
      / sum(t.numel() for t in ts), "targets.numel() counts the padded positions"),
@@ -273,8 +355,11 @@ WRONG = [
     ("accumulated_loss", lambda lgs, ts, ig: accumulated_loss_mean_of_means(lgs, ts, ig).item(),
      "autograd can differentiate"),
     ("accumulated_loss", accumulated_loss_concatenated, "joins the micro-batches' logits"),
+    ("accumulated_loss", accumulated_loss_by_numel, "counts the ignored positions too"),
     # 05
     ("safe_perplexity", lambda x: math.inf if x > 88.7 else math.exp(x), "does not overflow float64"),
+    *[("safe_perplexity", lambda x, cut=cut: math.inf if x > cut else math.exp(x),
+       "not a round number below it") for cut in (301, 500, 709)],
     ("stable_mean_nll", lambda lg, t: F.cross_entropy(lg, t).item(),
      "calls cross_entropy, which this exercise rules out"),
     ("stable_mean_nll", lambda lg, t: torch.nn.CrossEntropyLoss()(lg, t).item(), "cross_entropy"),
@@ -285,6 +370,9 @@ WRONG = [
     ("stable_mean_nll", lambda lg, t: fl.nll_sum_and_count(lg, t)[0].item() / len(t), "cross_entropy"),
     ("stable_mean_nll", mean_nll_softmax_then_log, "Never take the log of a softmax"),
     ("stable_mean_nll", mean_nll_without_max, "Subtract each row's max before exp"),
+    ("stable_mean_nll", mean_nll_one_max, "one max for the whole batch"),
+    ("stable_mean_nll", lambda lg, t: mean_nll_softmax_then_log(lg.double(), t),
+     "a wider dtype does not save it"),
     ("stall_point_rule", stall_point_half, "round to nearest keeps an increment"),
     ("compensated_sum", plain_running_sum, "plain running sum"),
     ("compensated_sum", lambda v: v.double().sum(), "of dtype"),
@@ -296,6 +384,7 @@ WRONG = [
     ("peak_above_entry", lambda s, e: s[-1] - e, "the level at the end"),
     ("peak_above_entry", lambda s, e: max(s), "subtract the level at entry"),
     ("peak_above_entry", lambda s, e: max(s) - e, "clip a negative result to 0"),
+    ("peak_above_entry", lambda s, e: max(0.0, max(s[1:]) - e), "the first sample counts too"),
     # 07
     ("median_after_warmup", lambda t, w: min(t[w:]), "the minimum is the luckiest run"),
     ("median_after_warmup", lambda t, w: statistics.mean(t[w:]), "that is the mean"),
@@ -304,18 +393,23 @@ WRONG = [
     ("tokens_per_second", lambda n, t: n / statistics.mean(t), "use the median time"),
     ("tokens_per_second", lambda n, t: n / sum(t), "not the sum"),
     ("tokens_per_second", lambda n, t: statistics.median(t) / n, "seconds per token"),
+    ("tokens_per_second", lambda n, t: n / min(t), "the fastest run"),
     # 08
     ("logits_gigabytes", lambda b, t, v, n: b * t * v * n / 2**30, "GiB"),
     ("logits_gigabytes", lambda b, t, v, n: b * t * v / 1e9, "bytes per element"),
     ("max_chunk_tokens", lambda mb, v, n: mb * 1e6 / (v * n), "round down with //"),
     ("max_chunk_tokens", lambda mb, v, n: -(-mb * 10**6 // (v * n)), "overshoots the budget"),
     ("max_chunk_tokens", lambda mb, v, n: mb * 2**20 // (v * n), "not 2**20"),
+    ("max_chunk_tokens", lambda mb, v, n: mb * 1e6 // (v * n), "Wrap it in int()"),
     ("chunked_nll", lambda h, w, t, c: fl.nll_sum_and_count(h @ w.T, t)[0].item(),
-     "computes logits of shape"),
+     "the logits of all"),
     ("chunked_nll", lambda h, w, t, c: F.cross_entropy(F.linear(h, w), t, reduction="sum").item(),
-     "computes logits of shape"),
+     "the logits of all"),
     ("chunked_nll", chunked_nll_without_last_chunk, "the last, shorter chunk is missing"),
     ("chunked_nll", chunked_nll_of_means, "per-chunk means do not add up"),
+    ("chunked_nll", chunked_nll_softmax_then_log, "never the log of a softmax"),
+    ("chunked_nll", chunked_nll_full_bmm, "the logits of all"),
+    ("chunked_nll", chunked_nll_full_broadcast, "the logits of all"),
     # 09
     ("first_nonfinite_step", first_nonfinite_0_based, "0-based index"),
     ("first_nonfinite_step", first_nan_only, "math.isfinite"),
@@ -323,11 +417,13 @@ WRONG = [
     ("noise_at_batch", lambda s, a, b: s * math.sqrt(b / a), "upside down"),
     ("early_stopping", early_stopping_ties, "compare with <, not <="),
     ("early_stopping", early_stopping_late, "off by one"),
+    ("early_stopping", early_stopping_against_previous, "without a new *best*"),
     # 10
     ("masked_token_accuracy", lambda lg, lb: (lg.argmax(-1) == lb).double().mean().item(),
      "counts padded positions"),
     ("masked_token_accuracy", lambda lg, lb: ((lg.argmax(-1) == lb) & (lb != -100)).sum().item(),
      "not a count"),
+    ("masked_token_accuracy", masked_accuracy_per_row_mean, "averages the rows' accuracies"),
     ("top_k_accuracy", lambda lg, t, k: (lg.topk(k, 1, largest=False).indices == t[:, None])
      .any(1).float().mean().item(), "k smallest logits"),
     ("top_k_accuracy", lambda lg, t, k: fl.token_accuracy(lg, t, top_k=max(k - 1, 1)), "off by one"),
@@ -338,8 +434,11 @@ WRONG = [
     ("is_improvement", lambda m, b, mode: not math.isnan(m) and (b is None or m < b),
      "mode 'max' means higher is better"),
     ("tensorboard_smoothing", smoothing_biased, "divide by 1 - weight**n"),
+    ("tensorboard_smoothing", smoothing_seeded, "another cure for the start-up bias"),
     # 12
-    ("window_count", lambda n, c, s: math.ceil(n / s), "the last window ends at the last token"),
+    ("window_count", lambda n, c, s: math.ceil(n / s), "begin + context >= n_tokens - 1"),
+    ("window_count", lambda n, c, s: 1 + max(0, math.ceil((n - c) / s)),
+     "the Hugging Face guide's count"),
     ("min_context", lambda c, s: c - s, "C - stride + 1"),
     ("sliding_window_ppl", lambda m, ids, c, s: sliding_window_ppl_by_hand(m, ids, c, s, log=True),
      "the perplexity is its exp"),
@@ -347,6 +446,9 @@ WRONG = [
         m, ids, c, s, per_window_mean=True), "mean of the windows' perplexities"),
     ("sliding_window_ppl", lambda m, ids, c, s: sliding_window_ppl_by_hand(
         m, ids, c, s, score_overlap=True), "twice"),
+    ("sliding_window_ppl", guide_loop_ppl, "the Hugging Face guide's loop"),
+    ("sliding_window_ppl", lambda m, ids, c, s: guide_loop_ppl(m, ids, c, s, before=True),
+     "the Hugging Face guide's loop"),
     # 13
     ("psnr_from_mse", lambda m, r: 10 * math.log10(r / m), "the peak enters squared"),
     ("psnr_from_mse", lambda m, r: 20 * math.log10(r / m), "root of the MSE"),
@@ -356,19 +458,29 @@ WRONG = [
     ("frechet_1d", lambda ma, va, mb, vb: (ma - mb) ** 2 + va + vb, "left out the cross term"),
     ("frechet_1d", lambda ma, va, mb, vb: (ma - mb) ** 2 + va + vb - 2 * va * vb,
      "a square root of the product"),
+    ("frechet_1d", lambda ma, va, mb, vb: (ma - mb) ** 2 + va**2 + vb**2 - 2 * va * vb,
+     "uses a variance as a standard deviation"),
     ("trace_sqrt_product", lambda a, b: (a @ b).sqrt().trace().item(), "torch.sqrt is elementwise"),
     ("trace_sqrt_product", lambda a, b: (a @ b).trace().sqrt().item(), "sqrt(Tr(M))"),
+    ("trace_sqrt_product", lambda a, b: torch.linalg.eigvalsh(a @ b).sqrt().sum().item(),
+     "eigvalsh reads only one triangle"),
+    ("trace_sqrt_product", lambda a, b: torch.linalg.eigvalsh(a @ b).clamp(min=0).sqrt().sum()
+     .item(), "eigvalsh reads only one triangle"),
+    ("trace_sqrt_product", lambda a, b: (sqrtm_sym(a) @ sqrtm_sym(b)).trace().item(),
+     "unless the matrices commute"),
     # 14
     ("consecutive_cosine", cosine_unnormalised, "both vectors' norms"),
     ("consecutive_cosine", cosine_with_frame_0, "not every frame with frame 0"),
     ("pixel_flow_to_grid", grid_y_first, "x (width) first"),
     ("pixel_flow_to_grid", grid_shift_only, "add the pixel's own coordinates"),
+    ("pixel_flow_to_grid", grid_minus_flow, "samples at p - flow(p)"),
     # 15
     ("bits_per_dim", lambda s, n: s / n, "divide by ln 2"),
     ("bits_per_dim", lambda s, n: s / math.log(2), "number of dimensions"),
     ("bits_per_dim", lambda s, n: s / n * math.log(2), "not a multiplication"),
     ("causal_token_accuracy", accuracy_without_shift, "logits[:, i] predicts token i+1"),
     ("causal_token_accuracy", accuracy_shifted_wrong_way, "the wrong way"),
+    ("causal_token_accuracy", accuracy_per_row_mean, "averages the rows' accuracies"),
     # 16
     ("combine_ranks", lambda st: statistics.mean(math.exp(s / n) for s, n in st),
      "mean of the ranks' perplexities"),
@@ -380,6 +492,9 @@ WRONG = [
     ("even_shards", shards_padded, "counts those items twice"),
     ("order_free_sum", sum, "not associative"),
     ("order_free_sum", lambda v: sum(sorted(v)), "sorting makes the order fixed"),
+    ("order_free_sum", lambda v: sum(sorted(v, key=abs)), "sorting makes the order fixed"),
+    ("order_free_sum", lambda v: float(np.sum(np.array(v, dtype=np.longdouble))),
+     "np.longdouble too"),
     # 17: labels from the attention mask; the same predictions under another tokenizer
     ("labels_from_mask", lambda ids, m: ids.masked_fill(ids == 2, -100), "finds padding by its id"),
     ("labels_from_mask", lambda ids, m: ids.masked_fill(m == 1, -100), "masks the real tokens"),
@@ -447,6 +562,13 @@ def test_log_sum_exp_by_hand_passes_the_forbidden_function_check(capsys):
     assert verdict_of(capsys, check.stable_mean_nll, mean_nll_by_hand)[0]
 
 
+def safe_perplexity_by_exception(mean_nll):
+    try:
+        return math.exp(mean_nll)
+    except OverflowError:
+        return math.inf
+
+
 OTHER_RIGHT_ANSWERS = [  # the library's own functions and closed forms agree with the checkers
     ("tensorboard_smoothing", fl.smooth_like_tensorboard),
     ("window_count", lambda n, c, s: len(window_spans(n, context=c, stride=s))),
@@ -454,7 +576,21 @@ OTHER_RIGHT_ANSWERS = [  # the library's own functions and closed forms agree wi
     ("sliding_window_ppl", lambda m, ids, c, s: fl.sliding_window_perplexity(m, ids, context=c,
                                                                              stride=s)),
     ("sliding_window_ppl", sliding_window_ppl_by_hand),
+    ("max_chunk_tokens", lambda mb, v, n: np.int64(mb) * 10**6 // (v * n)),  # NumPy's integer
+    ("tensor_megabytes", lambda shape, dt: torch.empty(shape, dtype=dt).nbytes / 1e6),
+    ("safe_perplexity", safe_perplexity_by_exception),
+    ("order_free_sum", lambda v: math.fsum(sorted(v))),
 ]
+
+
+def test_tensor_megabytes_cases_are_cheap_to_allocate(capsys):
+    """An answer that allocates the tensor is right; under the course's deterministic mode
+    torch.empty NaN-fills it, so no hidden case may be big (the 1.65 GB case took 1-6 s)."""
+    sizes = []
+    check.tensor_megabytes(lambda shape, dt: sizes.append(math.prod(shape) * torch.empty(
+        (), dtype=dt).element_size()) or sizes[-1] / 1e6)
+    assert capsys.readouterr().out.startswith("Correct: ")
+    assert max(sizes) <= 2e8, sizes
 
 
 @pytest.mark.parametrize(("checker", "right"), OTHER_RIGHT_ANSWERS,
