@@ -120,12 +120,13 @@ def chunked_nll(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], fl
         n, vocab = hidden.shape[0], weight.shape[0]
         # Full logits are any tensor with a dimension of N tokens and one of V, whatever made
         # it: (N, V) from a matmul, (1, N, V) from bmm, (N, V, D) from a broadcast multiply.
+        # A one-hot of all targets is refused too: it costs what the full logits cost.
         sizes = [tuple(out.shape) for _, _, out in calls.log
                  if isinstance(out, torch.Tensor) and n in out.shape and vocab in out.shape]
         if not sizes:
             return None
-        return (f"your function makes a tensor of shape {sizes[0]}: the logits of all {n} "
-                f"tokens at once, more than chunk_tokens = {chunk} tokens' worth. The point is "
+        return (f"your function makes a tensor of shape {sizes[0]}, as big as the logits of "
+                f"all {n} tokens at once, not chunk_tokens = {chunk} tokens' worth. The point is "
                 f"that only one chunk's logits exist at a time: loop over range(0, N, "
                 f"chunk_tokens) and multiply hidden[start:start + chunk_tokens] by weight.T "
                 f"inside the loop.")
