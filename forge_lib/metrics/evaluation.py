@@ -133,6 +133,35 @@ def chunked_nll_sum_and_count(
     return total, count
 
 
+def context_limit(model: object) -> int | None:
+    """The most positions the model reads, where its config says: fl's block_size, or Hugging
+    Face's max_position_embeddings (GPT-2's n_positions answers to that name too); else None.
+
+    >>> class Config: block_size = 128
+    >>> context_limit(type("Model", (), {"config": Config})())
+    128
+    """
+    config = getattr(model, "config", None)
+    for name in ("block_size", "max_position_embeddings"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def check_context(model: object, n_positions: int, name: str, fix: str) -> None:
+    """Refuse `n_positions` beyond the model's context_limit, before the model fails inside
+    (an IndexError from a position embedding) or silently reads positions it never learned."""
+    limit = context_limit(model)
+    if limit is not None and n_positions > limit:
+        raise ValueError(f"{name}: the model reads at most {limit} positions (its config's "
+                         f"block_size or max_position_embeddings), got {n_positions}. {fix}")
+
+
+_LONG_SEQUENCE_FIX = ("Shorten the sequences, or score a long text in windows with "
+                      "fl.sliding_window_perplexity.")
+
+
 def model_logits(model: Callable, input_ids: torch.Tensor) -> torch.Tensor:
     """model(input_ids) as logits (B, T, V): the tensor it returns, or the `.logits` of the
     output object a Hugging Face model returns.
@@ -140,6 +169,7 @@ def model_logits(model: Callable, input_ids: torch.Tensor) -> torch.Tensor:
     >>> model_logits(lambda ids: torch.zeros(*ids.shape, 5), torch.zeros(2, 3, dtype=torch.long)).shape
     torch.Size([2, 3, 5])
     """
+    check_context(model, input_ids.shape[-1], "input_ids", _LONG_SEQUENCE_FIX)
     out = model(input_ids)
     logits = out if isinstance(out, torch.Tensor) else getattr(out, "logits", None)
     if not isinstance(logits, torch.Tensor):
@@ -212,8 +242,47 @@ def evaluate_lm(model: Callable, sequences: list[list[int]], *, batch_size: int 
     return nll_over_batches(model, iterate_batches(sequences, batch_size), caller="evaluate_lm")
 
 
+# Config fields with which Hugging Face models change the logits after the LM head, and the
+# value that changes nothing: Gemma-2/3's tanh softcapping, Cohere's logit_scale (a product),
+# Granite's logits_scaling (a quotient), output_multiplier (a product before a softcap).
+_POST_HEAD_FIELDS = {"final_logit_softcapping": None, "logit_scale": 1.0, "logits_scaling": 1.0,
+                     "output_multiplier": 1.0}
+
+
+def _refuse_post_head_config(model: object) -> None:
+    config = getattr(model, "config", None)
+    configs = [config]
+    if callable(getattr(config, "get_text_config", None)):
+        configs.append(config.get_text_config())
+    for cfg in configs:
+        for field, neutral in _POST_HEAD_FIELDS.items():
+            value = getattr(cfg, field, None)
+            if value is not None and value != neutral:
+                raise ValueError(f"model: its config sets {field}={value}, a transform of the "
+                                 f"logits after the LM head that chunked scoring from hidden "
+                                 f"states leaves out (its perplexity would be another model's); "
+                                 f"use fl.evaluate_lm.")
+
+
+def _refuse_other_logits(model: object, input_ids: torch.Tensor) -> None:
+    """Compare hidden @ weight.T with the model's own logits on a few tokens of one sequence:
+    catches any post-head change the config does not name (a bias, a cut vocabulary, ...)."""
+    probe = input_ids[:1, :16]  # (1, <=16): a 16 x V logits tensor, whatever the batch
+    hidden, weight = _hidden_and_head(model, probe)
+    mine, full = hidden @ weight.T, model_logits(model, probe)
+    # Two matmul kernels may round differently: a few ulps of the largest logit.
+    tol = 8 * torch.finfo(full.dtype).eps * (1 + float(full.abs().max()))
+    if mine.shape != full.shape or float((mine - full).abs().max()) > tol:
+        diff = ("shape " + str(tuple(full.shape)) if mine.shape != full.shape
+                else f"a difference of up to {float((mine - full).abs().max()):.4g}")
+        raise ValueError(f"model: its logits are not hidden states @ lm_head.weight.T ({diff} "
+                         f"on the first tokens): it changes them after the head, which chunked "
+                         f"scoring cannot reproduce; use fl.evaluate_lm.")
+
+
 def _hidden_and_head(model: object, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Final hidden states (B, T, D) and the LM-head weight (V, D), without the logits."""
+    check_context(model, input_ids.shape[-1], "input_ids", _LONG_SEQUENCE_FIX)
     if hasattr(model, "hidden_states") and hasattr(model, "lm_head"):  # fl.TinyCausalLM
         return model.hidden_states(input_ids), model.lm_head.weight
     head = getattr(model, "get_output_embeddings", lambda: None)()
@@ -231,7 +300,10 @@ def evaluate_lm_chunked(model: nn.Module, sequences: list[list[int]], *, batch_s
     """fl.evaluate_lm, but the logits are computed chunk_tokens at a time from hidden states.
 
     `model` is fl.TinyCausalLM (.hidden_states(input_ids) -> (B, T, D), .lm_head.weight (V, D))
-    or a Hugging Face causal LM (base_model and get_output_embeddings()).
+    or a Hugging Face causal LM (base_model and get_output_embeddings()). A model whose logits
+    are more than hidden @ lm_head.weight.T is refused (ValueError): a config that softcaps or
+    scales them (Gemma-2, Cohere, Granite), or logits that differ on a 16-token probe of the
+    first sequence (checked once per call, by one extra short forward pass).
     Returns {"nll_sum": float, "tokens": int, "perplexity": float}.
 
     >>> import forge_lib as fl
@@ -243,8 +315,13 @@ def evaluate_lm_chunked(model: nn.Module, sequences: list[list[int]], *, batch_s
     (True, True)
     """
     validation.positive_int(chunk_tokens, "chunk_tokens")
+    _refuse_post_head_config(model)
+    probed = []
 
     def chunked(model, input_ids, labels):
+        if not probed:
+            _refuse_other_logits(model, input_ids)
+            probed.append(True)
         hidden, weight = _hidden_and_head(model, input_ids)
         return chunked_nll_sum_and_count(hidden[:, :-1], weight, labels[:, 1:],
                                          chunk_tokens=chunk_tokens, ignore_index=-100)

@@ -47,6 +47,7 @@ def nll_sum_and_count(
 
     Non-finite logits: NaN or +inf raise a ValueError. -inf means probability 0 (a masked
     token) and is allowed, except at the target, whose loss would be infinite (ValueError).
+    A loss beyond float32's range from finite logits is recomputed in float64 (it is finite).
 
     >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
     >>> nll, n = nll_sum_and_count(logits, torch.tensor([0, 0]))
@@ -72,15 +73,24 @@ def nll_sum_and_count(
         # A NaN or +inf logit anywhere in a row makes that row's loss non-finite, so checking the
         # loss replaces a separate pass over the logits; the full diagnosis runs only then.
         if not bool(torch.isfinite(chunk_nll)):
-            _refuse_non_finite(chunk, rows_target)
+            chunk_nll = _float64_nll(chunk, rows_target)
         total += chunk_nll
     return total, n_tokens
 
 
-def _refuse_non_finite(logits: torch.Tensor, target: torch.Tensor) -> None:
-    """Say why a chunk's loss is not finite: NaN or +inf logits, or a target of probability 0."""
+def _float64_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The summed NLL of a chunk whose float32 loss was not finite, or a ValueError saying why.
+
+    Finite logits can still overflow float32's log-sum-exp (logits 3e38 and -3e38: a loss of
+    6e38, past float32's 3.4e38); float64 holds every such loss, so the chunk is recomputed
+    there. What is still infinite then has a cause: NaN or +inf logits, or a target of
+    probability 0 (logit -inf).
+    """
     if bool((torch.isnan(logits) | (logits == math.inf)).any()):
         validation.all_finite(logits, "logits")
+    nll = F.cross_entropy(logits.double(), target, reduction="none").sum()
+    if bool(torch.isfinite(nll)):
+        return nll
     at_target = logits.gather(1, target[:, None]).squeeze(1)  # (rows,)
     zero = int((at_target == -math.inf).sum())
     raise ValueError(f"logits: the target's logit is -inf (probability 0) at {zero} position(s), "
@@ -223,6 +233,15 @@ class Perplexity(Metric):
     The states are sums, so batches of different lengths and processes with different shares
     combine exactly; the mean is taken once, in compute(). The math lives in nll_sum_and_count.
 
+    What a training loop does to it, the states survive:
+    - casts: the sum stays float64 and the count int64 whatever `.to(dtype)` the module (or the
+      model holding it) receives; a bfloat16 sum stops growing once the increments fall below
+      its 8-bit mantissa, a float16 one overflows at 65,504. Devices still move.
+    - a refused batch (all padding, NaN logits) raises in update() or in a call (forward) and
+      leaves the states as they were, with gradients off again for later updates.
+    - graphs: update() adds detached values, so logits that require grad leave no autograd graph
+      in the states.
+
     >>> metric = Perplexity()
     >>> metric.update(torch.zeros(2, 3, 10), torch.ones(2, 3, dtype=torch.long))
     >>> round(metric.compute().item(), 4)
@@ -239,10 +258,46 @@ class Perplexity(Metric):
         self.add_state("nll_sum", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 
+    # The states and the dtype each keeps (see _apply).
+    _STATE_DTYPES = {"nll_sum": torch.float64, "count": torch.long}
+    # What torchmetrics' forward changes before its update and restores after its compute: an
+    # exception in between (a refused batch) would leave the states reset and grad enabled.
+    _FORWARD_CONTEXT = ("_update_count", "_computed", "_forward_cache", "_to_sync",
+                        "_should_unsync", "compute_on_cpu", "_enable_grad", "_is_synced")
+
     def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
         nll, count = nll_sum_and_count(logits, target, ignore_index=self.ignore_index)
-        self.nll_sum += nll.to(self.nll_sum.device)
+        # Detached: a state that joins the graph of every batch's logits keeps them all alive.
+        self.nll_sum += nll.detach().to(self.nll_sum.device)
         self.count += count
+
+    def forward(self, *args, **kwargs):
+        states = self._copy_state_dict()
+        context = {name: getattr(self, name) for name in self._FORWARD_CONTEXT}
+        try:
+            return super().forward(*args, **kwargs)
+        except Exception:
+            for name, value in {**states, **context}.items():
+                setattr(self, name, value)
+            raise
+
+    def _apply(self, fn, exclude_state=()):
+        # torchmetrics casts the states on .to(dtype) (its own guard covers only .half(),
+        # .float() and the like): move them to the new device, never to another dtype.
+        this = super()._apply(fn, exclude_state=(*exclude_state, *self._STATE_DTYPES))
+        for name in self._STATE_DTYPES:
+            if name not in exclude_state:
+                setattr(this, name, getattr(this, name).to(this.device))
+                this._defaults[name] = this._defaults[name].to(this.device)
+        return this
+
+    def merge_state(self, incoming_state) -> None:
+        other = getattr(incoming_state, "ignore_index", self.ignore_index)
+        if isinstance(incoming_state, Perplexity) and other != self.ignore_index:
+            raise ValueError(f"merge_state: expected a Perplexity with ignore_index="
+                             f"{self.ignore_index} like this one, got ignore_index={other}: its "
+                             f"sum and count scored other targets, so they do not add up.")
+        super().merge_state(incoming_state)
 
     def compute(self) -> torch.Tensor:
         ppl = ppl_from_sum(self.nll_sum, int(self.count), ignore_index=self.ignore_index,

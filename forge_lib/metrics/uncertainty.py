@@ -21,7 +21,7 @@ import torch
 from forge_lib.metrics import validation
 from forge_lib.metrics.batching import iterate_batches
 from forge_lib.metrics.evaluation import evaluating, model_logits
-from forge_lib.metrics.text import nll_sum_and_count, ppl_from_sum, shift_for_causal_lm
+from forge_lib.metrics.text import _no_tokens, nll_sum_and_count, ppl_from_sum, shift_for_causal_lm
 
 __all__ = ["Interval", "sequence_nll", "perplexity_interval", "compare_perplexities"]
 
@@ -38,6 +38,9 @@ def sequence_nll(model, sequences: list[list[int]], *, batch_size: int = 64
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed NLL (float64, nats) and target count of each sequence under a causal LM, shifted,
     in eval mode without gradients: the per-sequence inputs of the bootstrap. (S,) each."""
+    model = validation.model(model)
+    if len(validation.id_lists(sequences, "sequences")) == 0:
+        raise ValueError("sequences: expected at least one id sequence to score, got none.")
     sums, counts = [], []
     with evaluating(model):
         for batch in iterate_batches(sequences, batch_size):
@@ -50,7 +53,8 @@ def sequence_nll(model, sequences: list[list[int]], *, batch_size: int = 64
     return torch.stack(sums), torch.tensor(counts, dtype=torch.long)
 
 
-def _per_sequence(nll_sums: object, counts: object) -> tuple[torch.Tensor, torch.Tensor]:
+def _per_sequence(nll_sums: object, counts: object, caller: str
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     nll = validation.float_tensor(nll_sums, "nll_sums").double()
     n = validation.integer_tensor(counts, "counts")
     if nll.ndim != 1 or tuple(n.shape) != tuple(nll.shape):
@@ -62,7 +66,20 @@ def _per_sequence(nll_sums: object, counts: object) -> tuple[torch.Tensor, torch
     if bool((nll < 0).any()) or bool((n < 0).any()):
         raise ValueError("nll_sums and counts: expected values >= 0 (summed NLLs and token "
                          "counts of sequences), found a negative one.")
+    _no_empty_sequences(n, caller)
     return nll, n.double()
+
+
+def _no_empty_sequences(n: torch.Tensor, caller: str) -> None:
+    """A resample of only target-less sequences would be 0 / 0 = NaN, so refuse them all."""
+    empty = (n == 0).nonzero().flatten()
+    if len(empty) == len(n):
+        raise _no_tokens(caller, None, " Every sequence's count is 0 (one-token sentences?).")
+    if len(empty):
+        raise ValueError(f"counts: expected at least one target per sequence, found "
+                         f"{len(empty)} with none (first: index {int(empty[0])}, a one-token "
+                         f"sentence?). A resample drawing only those has no perplexity: drop "
+                         f"them (they add nothing to the sums), e.g. keep = counts > 0.")
 
 
 def _resamples(n_sequences: int, n_resamples: int, seed: int) -> torch.Tensor:
@@ -71,10 +88,27 @@ def _resamples(n_sequences: int, n_resamples: int, seed: int) -> torch.Tensor:
     return torch.randint(n_sequences, (n_resamples, n_sequences), generator=generator)
 
 
+def _quantile(draws: torch.Tensor, q: float) -> float:
+    """torch.quantile's linear interpolation, with inf where a draw overflowed.
+
+    torch.quantile interpolates between two infinite draws as inf - inf = NaN; a resample whose
+    perplexity overflows is inf by fl's policy, and so is any quantile that reaches it.
+    """
+    if bool(torch.isfinite(draws).all()):
+        return torch.quantile(draws, q).item()
+    ordered = draws.sort().values
+    rank = q * (len(ordered) - 1)
+    below, weight = int(rank), rank - int(rank)
+    if weight == 0:
+        return ordered[below].item()
+    above = ordered[below + 1].item()
+    return above if above == float("inf") else torch.lerp(ordered[below], ordered[below + 1],
+                                                           weight).item()
+
+
 def _interval(point: float, draws: torch.Tensor, level: float) -> Interval:
     tail = (1 - level) / 2
-    low, high = torch.quantile(draws, torch.tensor([tail, 1 - tail], dtype=torch.float64))
-    return Interval(point, low.item(), high.item(), level)
+    return Interval(point, _quantile(draws, tail), _quantile(draws, 1 - tail), level)
 
 
 def _level(level: object) -> float:
@@ -93,7 +127,7 @@ def perplexity_interval(nll_sums: object, counts: object, *, level: float = 0.95
     >>> round(ci.point, 4), ci.low <= ci.point <= ci.high   # exp(14 nats / 6 tokens)
     (10.3123, True)
     """
-    nll, n = _per_sequence(nll_sums, counts)
+    nll, n = _per_sequence(nll_sums, counts, "perplexity_interval")
     level = _level(level)
     index = _resamples(len(nll), validation.positive_int(n_resamples, "n_resamples"), seed)
     draws = (nll[index].sum(dim=1) / n[index].sum(dim=1)).exp()  # (R,)
@@ -110,8 +144,8 @@ def compare_perplexities(nll_sums_a: object, nll_sums_b: object, counts: object,
     >>> round(compare_perplexities(a + 0.1, a, n, n_resamples=200).point, 4)  # exp(0.4 / 6)
     1.0689
     """
-    nll_a, n = _per_sequence(nll_sums_a, counts)
-    nll_b, _ = _per_sequence(nll_sums_b, counts)
+    nll_a, n = _per_sequence(nll_sums_a, counts, "compare_perplexities")
+    nll_b, _ = _per_sequence(nll_sums_b, counts, "compare_perplexities")
     level = _level(level)
     index = _resamples(len(n), validation.positive_int(n_resamples, "n_resamples"), seed)
     tokens = n[index].sum(dim=1)

@@ -199,7 +199,10 @@ def integer(x: object, name: str) -> int:
 
 def seeded_generator(seed: object) -> torch.Generator:
     """A torch.Generator seeded with an int seed (a float or a bool is refused, not truncated)."""
-    return torch.Generator().manual_seed(integer(seed, "seed"))
+    seed = integer(seed, "seed")
+    if not -(2 ** 63) <= seed < 2 ** 64:  # what torch.Generator.manual_seed can hold
+        raise ValueError(f"seed: expected an int in [-2**63, 2**64), got {seed}.")
+    return torch.Generator().manual_seed(seed)
 
 
 def positive_ints(x: object, name: str) -> tuple[int, ...]:

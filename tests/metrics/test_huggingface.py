@@ -135,6 +135,53 @@ def test_chunked_and_distributed_scoring_of_a_hf_model(gpt2, sequences):
     assert float(metric.nll_sum) == pytest.approx(nll, rel=1e-6)
 
 
+# Llama-like models that change the logits after the LM head. initializer_range=1.0 makes the
+# logits large enough for the change to show (the transformers default of 0.02 hides it): with
+# a softcap of 2 the chunked perplexity was about 1.6e10 times evaluate_lm's before the fix.
+LLAMA_LIKE = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                  num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                  bos_token_id=VOCAB - 1, eos_token_id=VOCAB - 1, pad_token_id=0,
+                  initializer_range=1.0)
+POST_HEAD = [("Gemma2", dict(head_dim=16), "final_logit_softcapping", 2.0, None),
+             ("Cohere", {}, "logit_scale", 0.0625, 1.0),
+             ("Granite", {}, "logits_scaling", 8.0, 1.0)]
+
+
+def post_head_model(family: str, extra: dict, field: str, value: object):
+    config = getattr(transformers, f"{family}Config")(**LLAMA_LIKE, **extra, **{field: value})
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return getattr(transformers, f"{family}ForCausalLM")(config).eval()
+
+
+@pytest.mark.parametrize("family, extra, field, value, neutral", POST_HEAD)
+def test_chunked_scoring_refuses_a_transform_after_the_lm_head(sequences, family, extra, field,
+                                                               value, neutral):
+    model = post_head_model(family, extra, field, value)
+    with pytest.raises(ValueError, match=f"its config sets {field}={value}"):
+        fl.evaluate_lm_chunked(model, sequences, batch_size=4)
+    plain = post_head_model(family, extra, field, neutral)  # the same model, nothing after the head
+    chunked = fl.evaluate_lm_chunked(plain, sequences, batch_size=4, chunk_tokens=16)
+    assert chunked["nll_sum"] == pytest.approx(fl.evaluate_lm(plain, sequences)["nll_sum"],
+                                               rel=1e-5)
+
+
+def test_chunked_scoring_refuses_logits_its_config_does_not_explain(sequences, monkeypatch):
+    model = post_head_model("Granite", {}, "logits_scaling", 8.0)
+    # A transform fl has no name for: the probe of the first tokens catches it all the same.
+    monkeypatch.delitem(fl.metrics.evaluation._POST_HEAD_FIELDS, "logits_scaling")
+    with pytest.raises(ValueError, match="its logits are not hidden states @ lm_head.weight.T"):
+        fl.evaluate_lm_chunked(model, sequences, batch_size=4)
+
+
+@pytest.mark.parametrize("name", ["evaluate_lm", "evaluate_lm_chunked", "sequence_nll"])
+def test_a_sequence_longer_than_the_hf_model_reads_is_refused_by_name(name):
+    model = tiny_gpt2(n_positions=16)  # GPT-2's n_positions: max_position_embeddings to fl
+    too_long = [random_ids((20,), seed=3).tolist()]  # was a raw IndexError from the embedding
+    with pytest.raises(ValueError, match="input_ids: the model reads at most 16 positions.*got 20"):
+        getattr(fl, name)(model, too_long)
+
+
 def _stream(sequences) -> torch.Tensor:
     return torch.tensor([i for seq in sequences for i in seq])
 

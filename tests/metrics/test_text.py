@@ -366,3 +366,61 @@ def test_ignored_positions_never_change_the_result(batch, filler):
     kept_nll, kept_count = fl.nll_sum_and_count(logits[~ignored], target[~ignored])
     assert count == kept_count == int((~ignored).sum())
     assert nll.item() == pytest.approx(kept_nll.item(), rel=1e-12, abs=1e-12)
+
+
+# --- losses past float32, and metric states that survive what a training loop does ---------------
+
+def test_a_loss_past_float32s_range_from_finite_logits_is_computed_in_float64():
+    # logsumexp - logit = 3e38 - (-3e38) = 6e38: finite, but past float32's 3.4e38. Before the
+    # fix it was refused as "the target's logit is -inf at 0 position(s)".
+    nll, n = fl.nll_sum_and_count(torch.tensor([[3e38, -3e38]]), torch.tensor([1]))
+    assert n == 1 and nll.item() == pytest.approx(6e38, rel=1e-6)
+    assert fl.perplexity(torch.tensor([[3e38, -3e38]]), torch.tensor([1])) == math.inf  # policy
+
+
+@pytest.mark.parametrize("bad_target, bad_value", [("padding", 0.0), ("ok", float("nan"))])
+def test_a_refused_call_leaves_the_metric_states_and_grad_mode_as_they_were(bad_target, bad_value):
+    logits, target = random_batch(21, (2, 5))
+    metric = fl.Perplexity(ignore_index=-100)
+    metric(logits, target)  # forward: the batch's perplexity, and accumulated
+    bad_logits = torch.full_like(logits, bad_value)
+    bad = torch.full_like(target, -100) if bad_target == "padding" else target
+    with pytest.raises(ValueError):
+        metric(bad_logits, bad)
+    # Before the fix: the states were reset (count 0) and grad stayed enabled for later updates.
+    assert int(metric.count) == 10
+    assert metric.compute().item() == pytest.approx(fl.perplexity(logits, target), rel=1e-12)
+    metric.update(logits.clone().requires_grad_(True), target)
+    assert not metric.nll_sum.requires_grad
+
+
+def test_update_with_logits_that_require_grad_keeps_no_graph_in_the_states():
+    logits, target = random_batch(22, (2, 5))
+    metric = fl.Perplexity()
+    metric._enable_grad = True  # as torchmetrics' forward sets it around its update
+    metric.update(logits.requires_grad_(True), target)
+    assert not metric.nll_sum.requires_grad and metric.nll_sum.grad_fn is None
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_the_states_stay_float64_when_the_model_holding_the_metric_is_cast(dtype):
+    model = torch.nn.Linear(2, 2)
+    model.metric = fl.Perplexity()
+    model.to(dtype)
+    uniform = torch.zeros(100, 7, dtype=dtype)  # ppl exactly 7: ln 7 = 1.946 nats a token
+    for _ in range(400):  # 40,000 tokens, 77,836 nats: past float16's 65,504
+        model.metric.update(uniform, torch.ones(100, dtype=torch.long))
+    # Before the fix: bfloat16 gave 1.5 (the sum stopped growing), float16 inf.
+    assert model.metric.nll_sum.dtype == torch.float64 and model.metric.count.dtype == torch.long
+    assert model.metric.compute().item() == pytest.approx(7.0, rel=1e-6)
+    model.metric.reset()
+    assert model.metric.nll_sum.dtype == torch.float64  # the defaults kept their dtype too
+
+
+def test_merging_states_built_with_another_ignore_index_is_refused():
+    logits, target = random_batch(23, (2, 5))
+    left, right = fl.Perplexity(ignore_index=-100), fl.Perplexity(ignore_index=0)
+    right.update(logits, target)
+    with pytest.raises(ValueError, match="ignore_index=-100 like this one, got ignore_index=0"):
+        left.merge_state(right)
+    assert int(left.count) == 0

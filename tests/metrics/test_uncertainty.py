@@ -81,3 +81,48 @@ def test_sequence_nll_adds_up_to_evaluate_lm():
 def test_bad_inputs_are_refused(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         fl.perplexity_interval(*args, **kwargs)
+
+
+def test_resamples_that_overflow_give_an_infinite_bound_not_nan():
+    # One sequence of 2,000 nats in 1 token: every resample that draws it has a mean NLL above
+    # 709.78, so exp overflows to inf (fl's policy). torch.quantile interpolated inf - inf = NaN.
+    nll = torch.tensor([1.0, 2000.0, 1.0, 2.0], dtype=torch.float64)
+    ci = fl.perplexity_interval(nll, torch.ones(4, dtype=torch.long))
+    assert ci.high == math.inf and math.isfinite(ci.low) and ci.low >= math.e
+
+
+def test_finite_draws_keep_torch_quantiles_interpolation():
+    nll, counts = _data(seed=4, n=30)
+    ci = fl.perplexity_interval(nll, counts, n_resamples=500, seed=5)
+    index = torch.randint(30, (500, 30), generator=torch.Generator().manual_seed(5))
+    draws = (nll[index].sum(dim=1) / counts.double()[index].sum(dim=1)).exp()
+    low, high = torch.quantile(draws, torch.tensor([0.025, 0.975], dtype=torch.float64))
+    assert (ci.low, ci.high) == (low.item(), high.item())
+
+
+@pytest.mark.parametrize("function", ["perplexity_interval", "compare_perplexities"])
+@pytest.mark.parametrize(("counts", "match"), [
+    ([0, 3, 4], "found 1 with none"),        # a resample of only the first: 0 / 0 = NaN bounds
+    ([0, 0, 0], "no tokens to score"),       # compare_perplexities returned NaN
+])
+def test_sequences_without_targets_are_refused(function, counts, match):
+    nll = torch.tensor([0.0, 6.0, 9.0])
+    args = (nll, nll) if function == "compare_perplexities" else (nll,)
+    with pytest.raises(ValueError, match=match):
+        getattr(fl, function)(*args, torch.tensor(counts))
+
+
+def test_a_seed_beyond_what_a_generator_holds_is_refused_by_name():
+    nll, counts = _data(n=10)
+    with pytest.raises(ValueError, match=r"seed: expected an int in \[-2\*\*63, 2\*\*64\)"):
+        fl.perplexity_interval(nll, counts, seed=2**70)  # was torch's "Overflow when unpacking"
+
+
+@pytest.mark.parametrize(("model", "sequences", "error", "match"), [
+    (42, [[1, 2, 3]], TypeError, "model: expected a model"),
+    (lambda ids: torch.zeros(*ids.shape, 5), [], ValueError, "sequences: expected at least one"),
+    (lambda ids: torch.zeros(*ids.shape, 5), "1 2 3", TypeError, "sequences: expected a list"),
+])
+def test_sequence_nll_refuses_a_bad_model_or_no_sequences(model, sequences, error, match):
+    with pytest.raises(error, match=match):
+        fl.sequence_nll(model, sequences)
