@@ -566,7 +566,7 @@ class Measurement:
 
     @property
     def spread(self) -> float:
-        """Interquartile range relative to the median (0.05 = the middle half within 5%)."""
+        """Interquartile range relative to the median (0.05: the middle half of the runs spans 5%)."""
         return self.iqr_s / self.median_s if self.median_s > 0 else math.inf
 
     def __str__(self) -> str:
