@@ -24,7 +24,7 @@ import copy
 import math
 import os
 import re
-import tempfile
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -241,7 +241,9 @@ def _write_replacing(nb: nbformat.NotebookNode, target: Path) -> None:
     if target.is_dir() and not target.is_symlink():
         raise ValueError(f"out_dir: expected to write the notebook {target.name}, but "
                          f"{str(target)!r} is a folder. Remove it or choose another out_dir.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    # os.open with 0o666 lets the kernel apply the umask (mkstemp would make it 0o600).
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             nbformat.write(nb, handle)

@@ -136,6 +136,9 @@ def test_a_symlink_named_like_a_notebook_is_replaced_not_written_through(tmp_pat
     assert victim.read_text() == "precious"
     assert not written.is_symlink() and nbformat.read(written, as_version=4).cells
     assert sorted(p.name for p in out.iterdir()) == [NOTEBOOKS[0].name]  # no temporary left
+    plain = tmp_path / "plain.txt"
+    plain.write_text("")  # the permissions any new file gets here (the umask's)
+    assert written.stat().st_mode == plain.stat().st_mode
 
 
 def test_student_edition_rejects_bad_input_by_name(tmp_path):
