@@ -32,7 +32,6 @@ from forge_lib.tools.notebooks import (
     NOTEBOOK_DIR,
     ROOT,
     SOLUTION_TAG,
-    check_out_dir,
     exercise_count,
     notebook_paths,
     notebook_title,
@@ -44,15 +43,14 @@ from forge_lib.tools.notebooks import (
     write_student_edition,
 )
 
-__all__ = ["notebook_paths", "notebook_title", "recorded_run_time", "run_time_text",
-           "replace_between", "student_edition", "write_student_edition",
-           "reading_minutes", "workshop_slot", "build_site", "workshop_table",
-           "write_workshop_table", "AGENDAS", "Block", "Agenda", "agenda_markdown",
-           "agendas_markdown", "agenda_minutes"]
+# The notebook helpers are re-exported for callers that know them here (nbtools, the tests);
+# their home is forge_lib.tools.notebooks.
+__all__ = ["ROOT", "NOTEBOOK_DIR", "SOLUTION_TAG", "EXERCISE_TAG", "notebook_paths",
+           "notebook_title", "recorded_run_time", "run_time_text", "replace_between",
+           "student_edition", "write_student_edition", "reading_minutes", "workshop_slot",
+           "build_site", "workshop_table", "write_workshop_table", "AGENDAS", "Block", "Agenda",
+           "agenda_markdown", "agendas_markdown", "agenda_minutes"]
 
-# Re-exported for callers that knew them here (nbtools, the tests); their home is notebooks.py.
-_REEXPORTED = (EXERCISE_TAG, NOTEBOOK_DIR, ROOT, SOLUTION_TAG, check_out_dir, exercise_count)
-_check_out_dir = check_out_dir
 WORKSHOP = ROOT / "WORKSHOP.md"
 TABLE_START, TABLE_END = "<!-- workshop:start -->", "<!-- workshop:end -->"
 AGENDA_START, AGENDA_END = "<!-- agendas:start -->", "<!-- agendas:end -->"
