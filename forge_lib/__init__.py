@@ -21,14 +21,18 @@ Every public name is re-exported here, explicitly. Where things live:
              tb_logging   TensorBoard write and read-back
              distributed  sharding and syncing fl.Perplexity across processes
              vision/video PSNR, SSIM, Frechet distance, perceptual and temporal metrics
-             feature_nets the seeded random conv nets that stand in for Inception, VGG and I3D
+             feature_nets the seeded random conv net, default extractor of the perceptual and
+                          temporal metrics
              fmt          the one rule for printing numbers
   course/    the course's own material: assets (real tokenizers, a real LM, plays and FID's
              Inception, found in pinned packages and verified), language (the synthetic
-             language with an exact entropy floor), model (the tiny transformer and its
+             language with an exact entropy floor), topics (documents with a hidden topic:
+             the exact best perplexity at every context length), chars (its character-level
+             twin), ngrams (n-gram baselines), model (the tiny transformer and its
              checkpoint), training (the training loop of notebooks 09-12 and of the tiny
-             model), numerics, images and videos (demo fixtures), distributed (notebook 16's
-             launch)
+             model), numerics, images and videos (demo fixtures), faults (the crash
+             and the flipped bit that notebook 11 stages), video_features (the random 3-D
+             net that stands in for I3D in FVD), distributed (notebook 16's launch)
   check/     fl.check.<name>: the exercise checkers, one module per notebook
   tools/     command-line tools for the course files (nbtools, publish); scripts/ at the
              repository root holds the entry points (training the tiny model, the
@@ -46,7 +50,9 @@ from forge_lib.course.assets import (
     load_smollm2,
     play_names,
 )
+from forge_lib.course.chars import CharTokenizer, char_documents, char_token_nll, next_char_probs
 from forge_lib.course.distributed import launch_dist_perplexity, torchrun_command, val_batches
+from forge_lib.course.faults import SimulatedCrash, simulated_bit_flip, simulated_crash
 from forge_lib.course.images import (
     add_gaussian_noise,
     gaussian_blur,
@@ -76,6 +82,7 @@ from forge_lib.course.model import (
     load_tiny_model,
     save_checkpoint,
 )
+from forge_lib.course.ngrams import NGramModel, ngram_baselines
 from forge_lib.course.numerics import (
     UnderflowCase,
     exp_overflow_edge,
@@ -85,6 +92,7 @@ from forge_lib.course.numerics import (
     ulp,
     underflow_case,
 )
+from forge_lib.course.topics import PERIOD, TOPIC_SPLITS, TopicLanguage, topic_language, topic_split
 from forge_lib.course.training import (
     TrainConfig,
     TrainState,
@@ -96,6 +104,7 @@ from forge_lib.course.training import (
     train_step,
     train_tiny,
 )
+from forge_lib.course.video_features import RandomVideoFeatures
 from forge_lib.course.videos import (
     SyntheticVideo,
     flicker,
@@ -108,7 +117,6 @@ from forge_lib.course.videos import (
 from forge_lib.metrics.batching import PAD_ID, collate, iterate_batches
 from forge_lib.metrics.checkpoint import (
     BestCheckpoint,
-    SimulatedCrash,
     atomic_save,
     capture_rng_state,
     is_improvement,
@@ -117,8 +125,6 @@ from forge_lib.metrics.checkpoint import (
     payload_digest,
     restore_rng_state,
     save_verified,
-    simulated_bit_flip,
-    simulated_crash,
 )
 from forge_lib.metrics.diagnostics import CODES, REMEDIES, Finding, Thresholds, curve_summary, diagnose
 from forge_lib.metrics.distributed import perplexity_states, score_batches, uneven_shares
@@ -132,7 +138,7 @@ from forge_lib.metrics.evaluation import (
     model_logits,
     nll_over_batches,
 )
-from forge_lib.metrics.feature_nets import RandomConvFeatures, RandomVideoFeatures
+from forge_lib.metrics.feature_nets import RandomConvFeatures
 from forge_lib.metrics.fmt import fmt, show
 from forge_lib.metrics.profiling import (
     MB,
@@ -177,7 +183,9 @@ from forge_lib.metrics.video import (
 )
 from forge_lib.metrics.vision import (
     INCEPTION_RESIZE,
+    FIDInfinity,
     extract_features,
+    fid_infinity,
     frechet_distance,
     frechet_distance_from_stats,
     gaussian_stats,

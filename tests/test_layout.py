@@ -1,9 +1,12 @@
-"""The tree says the architecture: forge_lib.metrics never imports the course, and every public
-name is re-exported explicitly by forge_lib (no star imports)."""
+"""The tree says the architecture: forge_lib.metrics never imports the course, exports no course
+helper (nothing simulated, no demo, no stand-in), and every public name is re-exported
+explicitly by forge_lib (no star imports)."""
 
 import ast
 import importlib
+import inspect
 import pkgutil
+import re
 from pathlib import Path
 
 import forge_lib
@@ -105,3 +108,44 @@ def test_no_forge_lib_modules_import_each_other():
     assert "forge_lib.tools.site" in graph["forge_lib.tools.publish"]  # edges are found
     cycle = _cycle(graph)
     assert cycle is None, f"forge_lib modules import each other: {' -> '.join(cycle)}"
+
+
+# What only the course needs: demonstrations of failures and the stand-in for a network that
+# cannot be installed offline. A practitioner copies metrics/; these would travel with it.
+COURSE_ONLY = {"simulated_crash", "SimulatedCrash", "simulated_bit_flip", "RandomVideoFeatures"}
+DEMO_WORDS = re.compile(r"simulat|\bdemo|stand-in|stands in", re.IGNORECASE)
+
+
+def _metrics_exports() -> dict[str, object]:
+    found = {}
+    for info in pkgutil.iter_modules([str(FORGE / "metrics")]):
+        module = importlib.import_module(f"forge_lib.metrics.{info.name}")
+        found.update({name: getattr(module, name) for name in getattr(module, "__all__", [])})
+    return found
+
+
+def test_metrics_exports_nothing_simulated_or_demo():
+    for name, obj in _metrics_exports().items():
+        own = inspect.isfunction(obj) or inspect.isclass(obj)  # a constant has its type's doc
+        doc = (inspect.getdoc(obj) or "") if own else ""
+        doc = "\n".join(line for line in doc.splitlines() if not line.startswith(("...", ">>>")))
+        assert not DEMO_WORDS.search(name), f"forge_lib.metrics exports {name}: a course helper"
+        assert not DEMO_WORDS.search(doc), (f"forge_lib.metrics.{name}'s docstring says "
+                                            f"{DEMO_WORDS.search(doc).group()!r}: move it to course/")
+
+
+def test_course_only_helpers_live_in_the_course_and_keep_their_fl_names():
+    for name in COURSE_ONLY:
+        module = getattr(forge_lib, name).__module__
+        assert module.startswith("forge_lib.course."), f"fl.{name} lives in {module}"
+    assert not COURSE_ONLY & set(_metrics_exports())
+
+
+def test_metrics_modules_do_not_mention_course_helpers_as_their_own():
+    # a metric's default may not be a course object: metrics never import the course, and the
+    # defaults they build (RandomConvFeatures) live in metrics/
+    for path in sorted((FORGE / "metrics").glob("*.py")):
+        code = "\n".join(line for line in path.read_text().splitlines()
+                         if not line.lstrip().startswith(("#", ">>>")))
+        for name in COURSE_ONLY:
+            assert f"{name}(" not in code, f"{path.name} calls the course's {name}"

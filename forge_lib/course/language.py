@@ -16,6 +16,7 @@ Your own text: `tok, seqs = fl.load_text_file("my.txt")`, one sentence per line.
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -329,8 +330,8 @@ SPLITS = {"train": (60_000, 1), "val": (4_000, 2)}
 
 def course_split(name: str) -> list[list[int]]:
     """The sentences of split "train" or "val" of the course language, identical on every machine."""
-    if name not in SPLITS:
-        raise ValueError(f"course_split: expected one of {sorted(SPLITS)}, got {name!r}.")
+    if not isinstance(name, str) or name not in SPLITS:  # a dict would be "unhashable"
+        raise ValueError(f"name: expected one of {sorted(SPLITS)}, got {name!r:.60}.")
     n_sentences, seed = SPLITS[name]
     return english_like_language().sample(n_sentences, seed=seed)
 
@@ -349,6 +350,18 @@ def count_bytes(tokenizer: WordTokenizer, sequences: list[list[int]]) -> int:
     _tokenizer(tokenizer)
     validation.id_lists(sequences, "sequences")
     return sum(len(tokenizer.decode(ids).encode("utf-8")) + 1 for ids in sequences)
+
+
+def _no_control_characters(lines: list[str], path: Path) -> None:
+    """Refuse NUL and other control characters (tab aside): a binary file that happens to decode
+    as UTF-8 would otherwise become a vocabulary of "words" such as '\x00\x01'."""
+    for number, line in enumerate(lines, start=1):
+        bad = next((c for c in line if unicodedata.category(c) == "Cc" and c != "\t"), None)
+        if bad is not None:
+            raise ValueError(f"load_text_file: {path.name!r} line {number} holds the control "
+                             f"character {bad!r} (U+{ord(bad):04X}); expected plain text, one "
+                             f"sentence per line. Is it a binary file? Strip such characters "
+                             f"first if the text is really meant.")
 
 
 def load_text_file(
@@ -373,6 +386,7 @@ def load_text_file(
                          f"{exc.reason}). Re-save it as UTF-8, or decode it yourself and pass "
                          f"the sentences to fl.WordTokenizer.from_texts.") from exc
     lines = [line.strip() for line in text.splitlines()]
+    _no_control_characters(lines, path)
     lines = [line for line in lines if line]
     if not lines:
         raise ValueError(f"load_text_file: {path.name!r} has no non-empty lines.")

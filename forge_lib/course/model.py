@@ -78,6 +78,8 @@ class TinyCausalLM(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
+        if not isinstance(cfg, ModelConfig):
+            raise TypeError(f"cfg: expected a fl.ModelConfig, got {type(cfg).__name__}.")
         self.config = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.pos_emb = nn.Embedding(cfg.block_size, cfg.d_model)
@@ -128,6 +130,9 @@ class TinyCausalLM(nn.Module):
 def save_checkpoint(model: TinyCausalLM, path: str | Path, card: dict) -> None:
     """Write config, weights and a card of plain facts (numbers and strings) to `path`,
     atomically and with a SHA-256 of the contents (fl.save_verified)."""
+    if not isinstance(model, TinyCausalLM):
+        raise TypeError(f"model: expected a fl.TinyCausalLM (its config is saved with it), got "
+                        f"{type(model).__name__}.")
     save_verified({"format": _FORMAT, "config": asdict(model.config),
                    "state_dict": model.state_dict(), "card": card}, path)
 

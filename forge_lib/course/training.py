@@ -187,6 +187,20 @@ def _build_in(dtype: torch.dtype, build: Callable[[], torch.nn.Module]) -> torch
         torch.set_default_dtype(previous)
 
 
+def _config(config: object) -> TrainConfig:
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config: expected fl.TrainConfig, got {type(config).__name__}.")
+    return config
+
+
+def _state(state: object) -> TrainState:
+    """A run built by fl.make_state (a dict or a model alone has no optimizer or schedule)."""
+    if not isinstance(state, TrainState):
+        raise TypeError(f"state: expected the fl.TrainState that fl.make_state(config) returns, "
+                        f"got {type(state).__name__}.")
+    return state
+
+
 def make_state(config: TrainConfig) -> TrainState:
     """Build a fresh run: seeded model, AdamW, warm-up scheduler, batch generator, empty history.
 
@@ -194,8 +208,7 @@ def make_state(config: TrainConfig) -> TrainState:
     >>> state.step, state.history["train_loss"]
     (0, [])
     """
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config: expected fl.TrainConfig, got {type(config).__name__}.")
+    config = _config(config)
     vocab = len(english_like_language().tokenizer)
     model_cfg = config.model or ModelConfig(vocab_size=vocab)
     if model_cfg.vocab_size != vocab:
@@ -270,6 +283,27 @@ def _input_ids(labels: torch.Tensor) -> torch.Tensor:
     return labels.clamp(min=PAD_ID)
 
 
+def _labels(labels: object, vocab_size: int) -> torch.Tensor:
+    """Labels (B, T) with ids in [0, vocab_size) or -100, and a target to score after the shift.
+
+    An all-padding batch would make the mean loss 0 / 0 = NaN, and its NaN gradient would reach
+    AdamW's moments: every later step would be NaN too.
+    """
+    labels = validation.integer_tensor(labels, "labels")
+    if labels.ndim != 2 or labels.shape[1] < 2:
+        raise ValueError(f"labels: expected (B, T) with T >= 2 (each position predicts the next), "
+                         f"got shape {tuple(labels.shape)}.")
+    bad = ((labels < 0) | (labels >= vocab_size)) & (labels != -100)
+    if bool(bad.any()):
+        raise ValueError(f"labels: expected ids in [0, {vocab_size}) or -100 at padding, found "
+                         f"{int(bad.sum())} outside (first: {int(labels[bad][0])}).")
+    if not bool((labels[:, 1:] != -100).any()):
+        raise ValueError(f"labels: expected at least one target that is not padding (-100) after "
+                         f"the shift, got an all-padding batch of shape {tuple(labels.shape)}: "
+                         f"its mean loss is 0 / 0 (NaN). Skip empty batches before train_step.")
+    return labels
+
+
 def train_step(state: TrainState, labels: torch.Tensor) -> tuple[float, float, float]:
     """One AdamW update on a batch of labels (B, T), -100 at padding; returns (loss, grad norm, lr).
 
@@ -281,7 +315,8 @@ def train_step(state: TrainState, labels: torch.Tensor) -> tuple[float, float, f
     >>> state.step, round(lr, 8)
     (1, 0.00015)
     """
-    model, optimizer = state.model, state.optimizer
+    model, optimizer = _state(state).model, state.optimizer
+    labels = _labels(labels, model.config.vocab_size)
     model.train()
     logits, target = shift_for_causal_lm(model(_input_ids(labels)), labels)  # (B, T-1, V), (B, T-1)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
@@ -307,8 +342,8 @@ def set_lr(state: TrainState, lr: float) -> None:
     >>> state.optimizer.param_groups[0]["lr"]
     0.01
     """
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr: expected a positive finite number, got {lr!r}.")
+    state = _state(state)
+    lr = validation.positive_number(lr, "lr")  # a bool is refused, not read as 1
     factor = _lr_factor(state.config)(state.step)
     state.scheduler.base_lrs = [lr] * len(state.optimizer.param_groups)
     for group in state.optimizer.param_groups:
@@ -322,6 +357,9 @@ def evaluate_loss(model: TinyCausalLM, config: TrainConfig, *, batch_size: int =
     Packed runs are scored on those sentences concatenated and cut into non-overlapping windows
     of `config.packed` tokens; sentence runs on one padded sentence per row.
     """
+    if not isinstance(model, TinyCausalLM):
+        raise TypeError(f"model: expected a fl.TinyCausalLM, got {type(model).__name__}.")
+    config = _config(config)
     sentences = _sentences("val", config.n_val)
     if config.packed is None:
         rows = [collate([list(s) for s in sentences[i:i + batch_size]],
@@ -354,7 +392,7 @@ def run_training(
     a terminal. It is off by default because its output holds timings: a notebook cell that
     turns it on must carry the tag nbval-ignore-output.
     """
-    config = state.config
+    config = _state(state).config
     until = config.steps if until is None else min(validation.positive_int(until, "until"),
                                                    config.steps)
     data = _train_data(config)
@@ -419,7 +457,7 @@ def train_tiny(
     >>> len(run.history["train_loss"]), run.history["val_step"]
     (3, [3])
     """
-    config = replace(config or TrainConfig(), **overrides)
+    config = replace(TrainConfig() if config is None else _config(config), **overrides)
     return run_training(make_state(config), callback=callback, progress=progress, desc=desc)
 
 

@@ -35,16 +35,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import math
 import os
 import random
 import secrets
 import tempfile  # noqa: F401 - the docstring examples make their folders with it
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from unittest import mock
 
 import torch
 
@@ -53,8 +51,7 @@ from forge_lib.metrics.fmt import fmt
 
 __all__ = ["BestCheckpoint", "atomic_save", "load_best_checkpoint", "is_improvement",
            "payload_digest", "save_verified", "load_verified",
-           "capture_rng_state", "restore_rng_state", "simulated_crash", "SimulatedCrash",
-           "simulated_bit_flip"]
+           "capture_rng_state", "restore_rng_state"]
 
 _FORMAT = "forge_lib.best_checkpoint/2"  # /2: with a SHA-256 of the contents
 # What every BestCheckpoint file holds besides the format tag. "run_id" and "role" came later
@@ -526,65 +523,3 @@ class BestCheckpoint:
             restore_rng_state(blob["rng"], generator)
         self._adopt(which, blob)
         return {"step": blob["step"], "metric": blob["metric"], "extra": blob["extra"]}
-
-
-def simulated_bit_flip(path: str | Path, saved: torch.Tensor, *, byte: int = 3) -> None:
-    """Flip the lowest bit of byte `byte` of the first element of `saved` where the file at
-    `path` stores it (torch's zip format keeps tensors as raw bytes): what a bad disk sector or
-    a broken copy does. For demonstrations and tests that corruption is caught on loading.
-
-    >>> folder = tempfile.mkdtemp()
-    >>> weight = torch.arange(8.0)
-    >>> torch.save({"w": weight}, Path(folder) / "w.pt")
-    >>> simulated_bit_flip(Path(folder) / "w.pt", weight)
-    >>> torch.load(Path(folder) / "w.pt", weights_only=True)["w"][:2].tolist()  # 0.0 -> 2**-125
-    [2.350988701644575e-38, 1.0]
-    """
-    path = Path(path)
-    data = bytearray(path.read_bytes())
-    needle = saved.detach().reshape(-1)[:8].contiguous().view(torch.uint8).numpy().tobytes()
-    at = data.find(needle)
-    if at < 0 or not 0 <= byte < saved.element_size():
-        raise ValueError(f"simulated_bit_flip: the bytes of `saved` are not in {path.name!r} "
-                         f"(or byte={byte} is outside one element).")
-    data[at + byte] ^= 0x01
-    path.write_bytes(bytes(data))
-
-
-class SimulatedCrash(RuntimeError):
-    """Raised by simulated_crash() in place of the power cut it stands for."""
-
-
-@contextlib.contextmanager
-def simulated_crash(fraction: float = 0.5) -> Iterator[None]:
-    """Make every torch.save inside the block write only `fraction` of its bytes, then raise
-    SimulatedCrash: what a killed process or a full disk leaves behind. For demonstrations
-    and tests of what survives a crash during a save.
-
-    >>> folder = tempfile.mkdtemp()
-    >>> with simulated_crash(0.5):
-    ...     try:
-    ...         torch.save({"x": torch.ones(1000)}, Path(folder) / "naive.pt")
-    ...     except SimulatedCrash:
-    ...         pass
-    >>> 0 < (Path(folder) / "naive.pt").stat().st_size < 4000
-    True
-    """
-    if not 0 <= validation.number(fraction, "fraction") < 1:
-        raise ValueError(f"fraction: expected a number in [0, 1), got {fraction!r}.")
-    real_save = torch.save
-
-    def crashing_save(obj, f, *args, **kwargs):
-        buffer = io.BytesIO()
-        real_save(obj, buffer, *args, **kwargs)
-        data = buffer.getvalue()[:int(len(buffer.getvalue()) * fraction)]
-        if isinstance(f, (str, os.PathLike)):
-            with open(f, "wb") as out:
-                out.write(data)
-        else:
-            f.write(data)
-            f.flush()
-        raise SimulatedCrash(f"simulated crash after writing {len(data):,} bytes")
-
-    with mock.patch.object(torch, "save", crashing_save):
-        yield

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 
 import torch
@@ -66,18 +67,21 @@ def _audit(x: float, digits: int, text: str) -> None:
 def fmt(x: float | int | torch.Tensor, digits: int = 4) -> str:
     """Format a number (or a 0-dim tensor) with `digits` significant digits, keeping trailing zeros.
 
-    Python ints are printed exactly (they are counts); floats are rounded at every magnitude.
+    Integers (Python's, NumPy's, integer tensors) are printed exactly: they are counts. Floats
+    are rounded at every magnitude.
 
     >>> fmt(0.5), fmt(1e-7), fmt(24_400.3), fmt(9_999.7), fmt(123_456)
     ('0.5000', '1.000e-07', '24,400', '10,000', '123,456')
     """
     if isinstance(x, torch.Tensor):
+        validation.tensor(x, "fmt")  # a meta tensor has no value to print
         if x.numel() != 1:
             raise ValueError(f"fmt: expected a single number, got a tensor of shape {tuple(x.shape)}.")
         x = x.item()
     if isinstance(x, bool):
         return str(x)
-    if isinstance(x, int):
+    if isinstance(x, numbers.Integral):  # np.int64 too: a count from a NumPy array is a count
+        x = int(x)
         return f"{x:,}" if abs(x) >= 10_000 else str(x)
     validation.positive_int(digits, "digits")
     x = validation.number(x, "fmt")
@@ -99,7 +103,15 @@ def fmt(x: float | int | torch.Tensor, digits: int = 4) -> str:
 
 
 def show(**named: float | int | torch.Tensor) -> None:
-    """Print `name = value` lines, every value through fmt()."""
+    """Print `name = value` lines, every value through fmt().
+
+    >>> show(tokens=123_456, loss=2.34567)
+    tokens = 123,456
+    loss   = 2.346
+    """
+    if not named:
+        raise TypeError("show: expected at least one name=value pair, e.g. fl.show(loss=2.31), "
+                        "got none.")
     width = max(len(name) for name in named)
     for name, value in named.items():
         print(f"{name:<{width}} = {fmt(value)}")

@@ -123,6 +123,8 @@ def read_scalars(logdir: str | Path) -> dict[str, tuple[list[int], list[float]]]
     if not any(logdir.glob("events.out.tfevents.*")):
         raise ValueError(f"logdir: {logdir.name!r} holds no TensorBoard event files "
                          f"(events.out.tfevents.*). Was the writer closed (flushed)?")
+    for events_file in sorted(logdir.glob("events.out.tfevents.*")):
+        _check_event_file(events_file)
     accumulator = EventAccumulator(str(logdir), size_guidance={"scalars": 0})
     accumulator.Reload()
     out = {}
@@ -130,6 +132,34 @@ def read_scalars(logdir: str | Path) -> dict[str, tuple[list[int], list[float]]]
         events = sorted(accumulator.Scalars(tag), key=lambda e: e.step)
         out[tag] = ([e.step for e in events], [e.value for e in events])
     return out
+
+
+def _check_event_file(path: Path) -> None:
+    """Every record of an event file whole and with matching CRC-32Cs, or a ValueError.
+
+    EventAccumulator logs a damaged record and stops reading that file: a truncated or
+    overwritten file would come back as fewer points, or as {}, without an error.
+    """
+    from tensorboard.compat.tensorflow_stub import errors
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import PyRecordReader_New
+
+    reader = PyRecordReader_New(str(path))
+    records = 0
+    try:
+        while True:
+            reader.GetNext()  # checks the length's and the data's CRC-32C
+            records += 1
+    except errors.OutOfRangeError:
+        return  # the end of a whole file
+    except errors.DataLossError as exc:
+        why = str(exc).split(str(path))[-1].strip()  # "failed event crc32 check", ...
+        raise ValueError(f"logdir: expected whole event files, but {path.name!r} is damaged "
+                         f"after {records} whole record(s): the next one {why}. Reading on "
+                         f"would silently drop every later point. A writer still running may "
+                         f"be mid-record: close it first; otherwise the file was truncated or "
+                         f"overwritten.") from None
+    finally:
+        reader.file_handle.close()
 
 
 def smooth_like_tensorboard(values: Sequence[float], weight: float = 0.6) -> list[float]:

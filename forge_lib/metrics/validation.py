@@ -19,6 +19,10 @@ def tensor(x: object, name: str) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}. "
                         f"Wrap it with torch.as_tensor(...) first.")
+    if x.is_meta:  # shapes without values: the first .item() would fail with a raw RuntimeError
+        raise ValueError(f"{name}: expected a tensor with values, got a meta tensor of shape "
+                         f"{tuple(x.shape)} (built under torch.device('meta'): shapes only). "
+                         f"Materialise it first, e.g. model.to_empty(device='cpu') and load weights.")
     return x
 
 
@@ -46,11 +50,11 @@ def integer_tensor(x: object, name: str) -> torch.Tensor:
 
 def ignore_index_arg(value: object) -> int | None:
     """None or an int: the target id that is not scored (-100, or the pad id)."""
-    # bool is an int in Python; True would silently mean "ignore token 1".
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+    # bool is an int in Python; True would silently mean "ignore token 1". np.int64 is an int.
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
         raise TypeError(f"ignore_index: expected an int (e.g. -100 or the pad id) or None, "
                         f"got {type(value).__name__} {value!r}.")
-    return value
+    return None if value is None else int(value)
 
 
 def all_finite(x: torch.Tensor, name: str) -> None:
@@ -135,22 +139,23 @@ def binary_mask(x: object, name: str) -> torch.Tensor:
 
 
 def positive_int(x: object, name: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, int):
+    # numbers.Integral: a NumPy integer (len of an array, np.int64(16)) is an int too
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
         raise TypeError(f"{name}: expected a positive int, got {type(x).__name__} {x!r}.")
     if x <= 0:
         raise ValueError(f"{name}: expected a positive int, got {x}.")
-    return x
+    return int(x)
 
 
 def non_negative_int(x: object, name: str) -> int:
     """An int >= 0 (a count); a 0-d integer tensor is read as its value, a bool is refused."""
     if isinstance(x, torch.Tensor) and x.ndim == 0 and not x.is_floating_point():
         x = int(x)
-    if isinstance(x, bool) or not isinstance(x, int):
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
         raise TypeError(f"{name}: expected an int >= 0, got {type(x).__name__} {x!r}.")
     if x < 0:
         raise ValueError(f"{name}: expected an int >= 0, got {x}.")
-    return x
+    return int(x)
 
 
 def logits_and_target(
@@ -316,6 +321,22 @@ def _span_fits(lo: float, hi: float, data_range: float) -> bool:
     return hi - lo <= 2 * data_range
 
 
+def _reference_fits(lo_p: float, hi_p: float, lo_t: float, hi_t: float,
+                    data_range: float, given: object) -> None:
+    """At least one image of the pair (the clean reference) spans no more than data_range.
+
+    Noise may push a distorted image past its format's range, never the reference; [-1, 1]
+    images scored with data_range=1.0 span 2 in both, and PSNR would read 6.02 dB low.
+    """
+    span = min(hi_p - lo_p, hi_t - lo_t)
+    if span > data_range * (1 + 1e-6):
+        raise ValueError(
+            f"data_range={given} is smaller than the span of both images (pred "
+            f"[{lo_p:.4g}, {hi_p:.4g}], target [{lo_t:.4g}, {hi_t:.4g}]): PSNR would come out "
+            f"{20 * math.log10(span / data_range):.2f} dB too low. Expected the width of the "
+            f"pixel format: 2.0 for [-1, 1] images, 1.0 for [0, 1], 255 for uint8.")
+
+
 def image_pair(pred: object, target: object, data_range: object
                ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Validate images and their data range (PSNR, SSIM); return both as float and the range.
@@ -334,32 +355,38 @@ def image_pair(pred: object, target: object, data_range: object
     if pred.is_floating_point() != target.is_floating_point():
         raise TypeError(f"pred and target: expected the same kind of dtype, got {pred.dtype} and "
                         f"{target.dtype}. Convert both to float in the same range.")
-    if isinstance(data_range, bool) or not isinstance(data_range, (int, float)):
+    # numbers.Real, not (int, float): np.int64(255) is as good a data_range as np.float64(255)
+    if isinstance(data_range, bool) or not isinstance(data_range, numbers.Real):
         raise TypeError(f"data_range: expected a number (1.0 for [0, 1] images, 255 for uint8), "
                         f"got {type(data_range).__name__}.")
+    integral_range = isinstance(data_range, numbers.Integral)
     if not math.isfinite(data_range) or data_range <= 0:
         raise ValueError(f"data_range: expected a positive finite number, got {data_range}.")
+    given, data_range = data_range, float(data_range)  # np.uint8(255) * 2 would wrap to 254
     (lo_p, hi_p), (lo_t, hi_t) = _pixels(pred, "pred"), _pixels(target, "target")
     lo, hi = min(lo_p, lo_t), max(hi_p, hi_t)
     is_float = pred.is_floating_point()
     if not is_float:
-        if isinstance(data_range, float):
+        if not integral_range:
             raise TypeError(
-                f"integer images ({pred.dtype}) with a float data_range={data_range}: integer "
-                f"images hold 0..255 (uint8), so pass data_range=255, or convert the images "
-                f"with .float() / 255 and keep data_range=1.0.")
+                f"integer images ({pred.dtype}) with a float data_range={given}: expected an "
+                f"integer data_range, as integer images hold 0..255 (uint8), so pass "
+                f"data_range=255, or convert the images with .float() / 255 and keep "
+                f"data_range=1.0.")
         pred, target = pred.double(), target.double()
     if not _span_fits(lo, hi, data_range):
         raise ValueError(
-            f"the images span [{lo:.4g}, {hi:.4g}], more than twice data_range={data_range}. "
-            f"0-255 images need data_range=255 (or divide them by 255 first).")
+            f"the images span [{lo:.4g}, {hi:.4g}], more than twice data_range={given}; "
+            f"expected images in a range of that width. 0-255 images need data_range=255 (or "
+            f"divide them by 255 first).")
+    _reference_fits(lo_p, hi_p, lo_t, hi_t, data_range, given)
     if is_float and data_range > 2 and -1 <= lo and hi <= 1:
         raise ValueError(
-            f"data_range={data_range} is far wider than the images: their values lie in "
+            f"data_range={given} is far wider than the images: their values lie in "
             f"[{lo:.4g}, {hi:.4g}], so they are [0, 1] (or [-1, 1]) images: PSNR would come out "
             f"{20 * math.log10(data_range):.2f} dB too high and SSIM close to 1. Images in "
-            f"[0, 1] need data_range=1.0 ([-1, 1] images: 2.0).")
-    return pred, target, float(data_range)
+            f"[0, 1] need data_range=1.0 ([-1, 1] images: 2.0), expected at most 2.")
+    return pred, target, data_range
 
 
 def channels(x: torch.Tensor, expected: int, name: str, *, dim: int) -> None:

@@ -34,8 +34,8 @@ def _video(frames: object, name: str = "frames") -> torch.Tensor:
     if frames.shape[-4] < 2:
         raise ValueError(f"{name}: expected at least 2 frames (temporal metrics compare "
                          f"neighbours), got {frames.shape[-4]}.")
-    validation.all_finite(frames, name)
-    return frames
+    # the layout promises [0, 1]: 0-255 frames would give errors 255^2 = 65,025 times larger
+    return validation.unit_images(frames, name)
 
 
 def temporal_cosine_similarity(frame_features: torch.Tensor, *,
@@ -61,8 +61,20 @@ def temporal_cosine_similarity(frame_features: torch.Tensor, *,
     validation.all_finite(x, "frame_features")
     per_pair = validation.flag(per_pair, "per_pair")
     x = x.double()
+    _no_zero_vectors(x)
     cos = F.cosine_similarity(x[..., :-1, :], x[..., 1:, :], dim=-1, eps=1e-12)  # (..., T-1)
     return cos if per_pair else cos.mean(dim=-1)
+
+
+def _no_zero_vectors(x: torch.Tensor) -> None:
+    """The cosine of a zero vector is 0 / 0: undefined, not 0 (eps would make it 0 silently)."""
+    zero = (x == 0).all(dim=-1)  # (..., T)
+    if bool(zero.any()):
+        where = zero.nonzero().tolist()
+        raise ValueError(f"frame_features: expected a non-zero feature vector for every frame, "
+                         f"found {len(where)} all-zero one(s) (first at index {where[0]}): their "
+                         f"cosine similarity is undefined (0 / 0). A black frame through a ReLU "
+                         f"net can do this; drop those frames or use other features.")
 
 
 def frame_features(videos: torch.Tensor, extractor: nn.Module | None = None) -> torch.Tensor:
@@ -133,9 +145,9 @@ def flow_warping_error(frames: torch.Tensor, flows: torch.Tensor, *,
                        mask: torch.Tensor | None = None, per_pair: bool = False) -> torch.Tensor:
     """Mean squared error between frame t+1 and frame t backward-warped by flows[t], float64.
 
-    frames: (T, C, H, W) or (N, T, C, H, W); flows: backward flows (..., T-1, 2, H, W) in pixels
-    (see the module docstring for the direction). Pixels whose source falls outside the frame,
-    and pixels where `mask` (..., T-1, 1, H, W) is False (occlusions), are left out. Returns the
+    frames: (T, C, H, W) or (N, T, C, H, W) in [0, 1]; flows: backward flows (..., T-1, 2, H, W)
+    in pixels (see the module docstring for the direction). Pixels whose source falls outside the
+    frame, and pixels where `mask` (..., T-1, 1, H, W) is False (occlusions), are left out. Returns the
     mean over pairs, shape () or (N,); per_pair=True keeps (..., T-1). 0 = motion fully explained.
 
     >>> import forge_lib as fl  # the course's synthetic videos
@@ -160,8 +172,9 @@ def flow_warping_error(frames: torch.Tensor, flows: torch.Tensor, *,
     kept = keep.flatten(1).sum(dim=1)  # (P,) pixels scored per pair
     if bool((kept == 0).any()):
         empty = (kept == 0).nonzero().flatten().tolist()
-        raise ValueError(f"flow_warping_error: no pixel left to score in frame pair(s) {empty[:5]} "
-                         f"(flattened over the batch): the mask is all False there, or the flows "
+        raise ValueError(f"mask and flows: expected a pixel to score in every frame pair, but "
+                         f"no pixel left to score in frame pair(s) {empty[:5]} (flattened over "
+                         f"the batch): the mask is all False there, or the flows "
                          f"move every pixel out of the frame. An error of 0 would claim a perfect "
                          f"match; check the mask's convention (True = keep) and the flows' units "
                          f"(pixels).")
@@ -189,7 +202,7 @@ def estimate_flow_farneback(frames: torch.Tensor) -> torch.Tensor:
                           "opencv-python-headless (the version pinned in requirements.txt)") from exc
     import numpy as np
 
-    frames = validation.unit_images(_video(frames), "frames")  # grey levels are read as [0, 1]
+    frames = _video(frames)  # in [0, 1]: the grey levels below are read that way
     if frames.ndim != 4:
         raise ValueError(f"frames: expected one video (T, C, H, W), got {tuple(frames.shape)}.")
     cv2.setNumThreads(1)

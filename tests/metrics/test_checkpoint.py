@@ -15,16 +15,15 @@ import pytest
 import torch
 
 import forge_lib as fl
+from forge_lib.course.faults import SimulatedCrash, simulated_crash
 from forge_lib.metrics.checkpoint import (
     BestCheckpoint,
-    SimulatedCrash,
     atomic_save,
     capture_rng_state,
     is_improvement,
     load_best_checkpoint,
     restore_rng_state,
     save_verified,
-    simulated_crash,
 )
 
 SMALL = fl.ModelConfig(vocab_size=258, block_size=128, n_layer=1, n_head=2, d_model=16, d_ff=32)
