@@ -178,7 +178,9 @@ from forge_lib.metrics.video import (
 )
 from forge_lib.metrics.vision import (
     INCEPTION_RESIZE,
+    FIDInfinity,
     extract_features,
+    fid_infinity,
     frechet_distance,
     frechet_distance_from_stats,
     gaussian_stats,
