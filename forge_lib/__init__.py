@@ -26,7 +26,9 @@ Every public name is re-exported here, explicitly. Where things live:
              fmt          the one rule for printing numbers
   course/    the course's own material: assets (real tokenizers, a real LM, plays and FID's
              Inception, found in pinned packages and verified), language (the synthetic
-             language with an exact entropy floor), model (the tiny transformer and its
+             language with an exact entropy floor), topics (documents with a hidden topic:
+             the exact best perplexity at every context length), chars (its character-level
+             twin), ngrams (n-gram baselines), model (the tiny transformer and its
              checkpoint), training (the training loop of notebooks 09-12 and of the tiny
              model), numerics, images and videos (demo fixtures), faults (the crash
              and the flipped bit that notebook 11 stages), video_features (the random 3-D
@@ -48,6 +50,7 @@ from forge_lib.course.assets import (
     load_smollm2,
     play_names,
 )
+from forge_lib.course.chars import CharTokenizer, char_documents, char_token_nll, next_char_probs
 from forge_lib.course.distributed import launch_dist_perplexity, torchrun_command, val_batches
 from forge_lib.course.faults import SimulatedCrash, simulated_bit_flip, simulated_crash
 from forge_lib.course.images import (
@@ -79,6 +82,7 @@ from forge_lib.course.model import (
     load_tiny_model,
     save_checkpoint,
 )
+from forge_lib.course.ngrams import NGramModel, ngram_baselines
 from forge_lib.course.numerics import (
     UnderflowCase,
     exp_overflow_edge,
@@ -88,6 +92,7 @@ from forge_lib.course.numerics import (
     ulp,
     underflow_case,
 )
+from forge_lib.course.topics import PERIOD, TOPIC_SPLITS, TopicLanguage, topic_language, topic_split
 from forge_lib.course.training import (
     TrainConfig,
     TrainState,
