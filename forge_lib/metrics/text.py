@@ -234,8 +234,8 @@ class Perplexity(Metric):
     combine exactly; the mean is taken once, in compute(). The math lives in nll_sum_and_count.
 
     What a training loop does to it, the states survive:
-    - casts: the sum stays float64 and the count int64 whatever `.to(dtype)` the module (or the
-      model holding it) receives; a bfloat16 sum stops growing once the increments fall below
+    - casts: the sum stays float64 and the count int64 whatever `.to(dtype)` (or set_dtype) the
+      module, or the model holding it, receives; a bfloat16 sum stops growing once the increments fall below
       its 8-bit mantissa, a float16 one overflows at 65,504. Devices still move.
     - a refused batch (all padding, NaN logits) raises in update() or in a call (forward) and
       leaves the states as they were, with gradients off again for later updates.
@@ -289,6 +289,7 @@ class Perplexity(Metric):
             if name not in exclude_state:
                 setattr(this, name, getattr(this, name).to(this.device))
                 this._defaults[name] = this._defaults[name].to(this.device)
+        this._computed = None  # a cached result was cast too (27.09 -> 27.0 in bfloat16): redo it
         return this
 
     def merge_state(self, incoming_state) -> None:

@@ -417,6 +417,18 @@ def test_the_states_stay_float64_when_the_model_holding_the_metric_is_cast(dtype
     assert model.metric.nll_sum.dtype == torch.float64  # the defaults kept their dtype too
 
 
+def test_a_result_computed_before_a_cast_is_not_returned_rounded_after_it():
+    logits, target = random_batch(24, (4, 10), vocab=40)
+    metric = fl.Perplexity()
+    metric.update(logits, target)
+    before = metric.compute()  # cached by torchmetrics until the next update
+    metric.to(torch.bfloat16)
+    after = metric.compute()
+    # Before the fix: the cached float64 result was cast to bfloat16 and returned rounded.
+    assert after.dtype == torch.float64 and after.item() == before.item()
+    assert before.item() != before.to(torch.bfloat16).item()  # so the rounding would show
+
+
 def test_merging_states_built_with_another_ignore_index_is_refused():
     logits, target = random_batch(23, (2, 5))
     left, right = fl.Perplexity(ignore_index=-100), fl.Perplexity(ignore_index=0)
