@@ -12,8 +12,8 @@ almost no context. stride = 1: every target (after the first window) sees the fu
 at about C times the cost. In between, each scored target sees at least C - stride + 1 tokens
 of context. More context helps only where the text has structure that reaches back that far
 (natural language: topics, names, quotes); on a first-order Markov language the previous token
-says all there is, and notebook 12 measures stride 1 as the *highest* of eight strides, 0.23%
-above stride 128: a smaller stride is a bet on long-range structure, not a guaranteed gain.
+says all there is, and notebook 12 measures stride 1 as the *highest* of eight strides (stride
+128 scores 0.23% below it): a smaller stride is a bet on long-range structure, not a sure gain.
 """
 
 from __future__ import annotations
