@@ -138,25 +138,47 @@ def _ngrams(sequences: list[list[int]], order: int, vocab_size: int, name: str
             ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Histories of m = 0..order-1 ids (as base-V integers) and the target of every target
     position ids[1:], with <bos> filling histories that reach before the start."""
+    ids, lengths = _flatten(sequences, vocab_size, name)  # (L,) all ids, (S,) each one's length
+    starts = torch.cumsum(lengths, 0) - lengths  # (S,) where each sequence begins
+    position = torch.arange(len(ids)) - torch.repeat_interleave(starts, lengths)  # (L,)
+    where = (position > 0).nonzero().flatten()  # (N,) the targets: every id but the first
+    histories = [torch.zeros(len(where), dtype=torch.long)]  # m = 0: the empty history
+    for back in range(1, order):  # the id `back` steps before each target; <bos> before the start
+        before = torch.where(position[where] >= back, ids[(where - back).clamp(min=0)],
+                             torch.full_like(where, BOS_ID))
+        histories.append(histories[-1] * vocab_size + before)
+    return histories, ids[where]
+
+
+def _flatten(sequences: list[list[int]], vocab_size: int, name: str
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """All ids in one tensor, and each sequence's length. The common case (lists of ints, all
+    valid) is checked in one pass; anything else is checked sequence by sequence, so a message
+    names the sequence at fault."""
     validation.id_lists(sequences, name)
     if len(sequences) == 0:
         raise ValueError(f"{name}: expected at least one sequence, got none.")
-    columns: list[list[torch.Tensor]] = [[] for _ in range(order)]  # columns[i]: id i steps back
-    targets = []
-    for i, ids in enumerate(sequences):
-        ids = validation.token_ids(ids, f"{name}[{i}]", vocab_size)
-        if len(ids) < 2 or int(ids[0]) != BOS_ID or bool((ids[1:] == PAD_ID).any()):
+    try:
+        flat = [i for s in sequences for i in s]
+        ok = all(type(i) is int for i in flat)  # a float or a bool would be cast silently
+        if ok:
+            lengths = torch.tensor([len(s) for s in sequences])
+            ids = torch.tensor(flat, dtype=torch.long)
+            ok = (bool((lengths >= 2).all()) and bool(((ids >= 0) & (ids < vocab_size)).all())
+                  and bool((ids[torch.cumsum(lengths, 0) - lengths] == BOS_ID).all())
+                  and not bool((ids == PAD_ID).any()))
+    except (TypeError, ValueError, RuntimeError):  # not sequences of ints: the slow path says why
+        ok = False
+    if ok:
+        return ids, lengths
+    checked = []  # the slow path: tensors, NumPy ints, or a sequence at fault that it names
+    for i, seq in enumerate(sequences):
+        seq = validation.token_ids(seq, f"{name}[{i}]", vocab_size)
+        if len(seq) < 2 or int(seq[0]) != BOS_ID or bool((seq[1:] == PAD_ID).any()):
             raise ValueError(f"{name}[{i}]: expected [BOS, ...] with at least one target and no "
-                             f"padding, got {ids[:6].tolist()}{'...' if len(ids) > 6 else ''}.")
-        padded = torch.cat([torch.full((order,), BOS_ID, dtype=torch.long), ids])
-        targets.append(padded[order + 1:])
-        for back in range(1, order):  # id `back` steps before each target
-            columns[back].append(padded[order + 1 - back: len(padded) - back])
-    target = torch.cat(targets)  # (N,)
-    histories = [torch.zeros_like(target)]  # m = 0: the empty history
-    for m in range(1, order):
-        histories.append(histories[-1] * vocab_size + torch.cat(columns[m]))
-    return histories, target
+                             f"padding, got {seq[:6].tolist()}{'...' if len(seq) > 6 else ''}.")
+        checked.append(seq)
+    return torch.cat(checked), torch.tensor([len(s) for s in checked])
 
 
 def _look_up(keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor) -> torch.Tensor:

@@ -71,6 +71,14 @@ def test_nll_sum_and_count_agree_with_token_nll():
     assert count == 7 and math.isclose(total, float(model.token_nll(TRAIN).sum()))
 
 
+def test_tensors_and_lists_count_alike():
+    # Lists of ints take a one-pass check; anything else is checked sequence by sequence.
+    as_tensors = fl.ngram_baselines([torch.tensor(s) for s in TRAIN], TRAIN, 6)
+    assert as_tensors == fl.ngram_baselines(TRAIN, TRAIN, 6)
+    with pytest.raises(TypeError, match=r"sequences\[1\]: expected a flat list of int"):
+        fl.NGramModel.fit([[1, 4, 2], [1, 4.0, 2]], order=2, vocab_size=6)
+
+
 def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="discount: expected a number in"):
         fl.NGramModel.fit(TRAIN, order=2, vocab_size=6, discount=1.0)
