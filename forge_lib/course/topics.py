@@ -283,7 +283,8 @@ class TopicLanguage:
         ids = torch.as_tensor(document[:-1])
         return torch.einsum("tk,ktv->tv", post, self.transitions[:, ids, :])
 
-    def token_nll(self, documents: list[list[int]], context: int | None = None) -> torch.Tensor:
+    def token_nll(self, documents: list[list[int]], context: int | torch.Tensor | None = None
+                  ) -> torch.Tensor:
         """(N,) exact NLL in nats of each target (ids[1:] of each document, in order) under the
         best predictor that sees the whole history (context=None) or only the last `context` ids.
 
@@ -295,17 +296,36 @@ class TopicLanguage:
         prod p_k. When s = 0 the window starts with <bos>, whose expected visits are 1, and the
         formula is the full-history posterior. context=0 is `unigram()`.
 
+        context may also be an (N,) integer tensor, one context per target: the contexts a given
+        evaluation protocol leaves each target (non-overlapping chunks, a stride), so its exact
+        best NLL can be set beside a model's.
+
         >>> lang = topic_language()
         >>> docs = lang.sample(200, seed=3)
         >>> [round(float(lang.token_nll(docs, c).mean()), 3) for c in (0, 1, 4, None)]
         [4.856, 3.576, 3.546, 3.48]
         """
-        if context is not None:
-            context = validation.non_negative_int(context, "context")
         scores = self._scores(documents, "documents")
-        if context == 0:
-            return -self.unigram().log()[scores.ids[scores.target_d, scores.target_t]]
-        return self._window_nll(scores, scores.target_d, scores.target_t, context)
+        d, t = scores.target_d, scores.target_t
+        c = self._contexts(context, t)  # (N,)
+        windowed = self._window_nll(scores, d, t, c.clamp(min=1))
+        unigram = -self.unigram().log()[scores.ids[d, t]]
+        return torch.where(c == 0, unigram, windowed)
+
+    @staticmethod
+    def _contexts(context: object, t: torch.Tensor) -> torch.Tensor:
+        """(N,) the context of each target: t itself (the whole history) for None."""
+        if context is None:
+            return t
+        if not isinstance(context, torch.Tensor):
+            return torch.full_like(t, validation.non_negative_int(context, "context"))
+        context = validation.integer_tensor(context, "context")
+        if tuple(context.shape) != tuple(t.shape):
+            raise ValueError(f"context: expected an int, None, or one context per target, shape "
+                             f"{tuple(t.shape)}; got shape {tuple(context.shape)}.")
+        if bool((context < 0).any()):
+            raise ValueError(f"context: expected contexts >= 0, got {int(context.min())}.")
+        return context.long()
 
     def nll_sum_and_count(self, documents: list[list[int]], context: int | None = None
                           ) -> tuple[float, int]:
@@ -352,7 +372,7 @@ class TopicLanguage:
         return torch.tensor(out, dtype=torch.float64) / len(t)
 
     def _window_nll(self, scores: _Scores, d: torch.Tensor, t: torch.Tensor,
-                    context: int | None) -> torch.Tensor:
+                    context: int | torch.Tensor | None) -> torch.Tensor:
         """NLL of targets (d, t) given ids[d, s:t], s = max(0, t - context) (0 when None)."""
         s = torch.zeros_like(t) if context is None else (t - context).clamp(min=0)
         first = scores.ids[d, s]  # (N,) the window's first id

@@ -206,6 +206,25 @@ def test_context_curve_is_token_nll_averaged(course):
     assert len(lang.context_curve(docs)) == max(len(d) for d in docs)
 
 
+def test_one_context_per_target(course):
+    # A protocol's contexts, e.g. non-overlapping chunks of 8 ids inside each document: a target
+    # at offset i of its chunk sees i ids. Each target then scores as under its own context.
+    lang, docs = course
+    docs = docs[:20]
+    t = torch.cat([torch.arange(1, len(d)) for d in docs])
+    contexts = t % 8
+    got = lang.token_nll(docs, contexts)
+    by_c = {c: lang.token_nll(docs, c) for c in range(8)}
+    want = torch.stack([by_c[int(c)][i] for i, c in enumerate(contexts)])
+    assert torch.allclose(got, want, rtol=1e-12)
+    assert torch.allclose(lang.token_nll(docs, torch.full_like(t, 3)), by_c[3], rtol=1e-12)
+    assert torch.allclose(lang.token_nll(docs, t), lang.token_nll(docs), rtol=1e-12)
+    with pytest.raises(ValueError, match="context: expected an int, None, or one context"):
+        lang.token_nll(docs, contexts[:-1])
+    with pytest.raises(ValueError, match="context: expected contexts >= 0"):
+        lang.token_nll(docs, contexts - 1)
+
+
 def test_context_helps_over_tens_of_tokens(course):
     lang, docs = course
     f = lang.context_curve(docs, [0, 1, 4, 16, 64, 10_000]).tolist()
