@@ -131,8 +131,8 @@ def _reindex(frames: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 def shuffle_frames(frames: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
     """Random order of the same frames (never the identity order).
 
-    >>> v = torch.arange(4.0).view(4, 1, 1, 1)
-    >>> sorted(shuffle_frames(v).flatten().tolist())
+    >>> v = torch.arange(4.0).view(4, 1, 1, 1) / 8    # frame t has brightness t / 8
+    >>> [8 * x for x in sorted(shuffle_frames(v).flatten().tolist())]
     [0.0, 1.0, 2.0, 3.0]
     """
     frames = _video(frames)
@@ -147,7 +147,8 @@ def shuffle_frames(frames: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
 def temporal_jitter(frames: torch.Tensor, *, max_shift: int = 1, seed: int = 0) -> torch.Tensor:
     """Frame t shows frame t + d, d uniform in [-max_shift, max_shift]: stutters and reversals.
 
-    >>> temporal_jitter(torch.arange(5.0).view(5, 1, 1, 1), seed=0).flatten().tolist()
+    >>> v = torch.arange(5.0).view(5, 1, 1, 1) / 8    # frame t has brightness t / 8
+    >>> (8 * temporal_jitter(v, seed=0)).flatten().tolist()
     [1.0, 0.0, 3.0, 2.0, 4.0]
     """
     frames = _video(frames)
@@ -164,7 +165,7 @@ def flicker(frames: torch.Tensor, *, amplitude: float = 0.15, seed: int = 0) -> 
     >>> flicker(torch.full((3, 1, 2, 2), 0.5), amplitude=0.0).unique().tolist()
     [0.5]
     """
-    frames = validation.unit_images(_video(frames), "frames")  # the result is clipped to [0, 1]
+    frames = _video(frames)  # in [0, 1], as the result is clipped to [0, 1]
     amplitude = validation.non_negative_number(amplitude, "amplitude")
     gen = validation.seeded_generator(seed)
     shape = [1] * frames.ndim
@@ -176,7 +177,8 @@ def flicker(frames: torch.Tensor, *, amplitude: float = 0.15, seed: int = 0) -> 
 def freeze_frames(frames: torch.Tensor, *, hold: int = 4) -> torch.Tensor:
     """Show every `hold`-th frame `hold` times (a stuck decoder, or a model that stopped moving).
 
-    >>> freeze_frames(torch.arange(6.0).view(6, 1, 1, 1), hold=3).flatten().tolist()
+    >>> v = torch.arange(6.0).view(6, 1, 1, 1) / 8    # frame t has brightness t / 8
+    >>> (8 * freeze_frames(v, hold=3)).flatten().tolist()
     [0.0, 0.0, 0.0, 3.0, 3.0, 3.0]
     """
     frames = _video(frames)

@@ -369,23 +369,21 @@ def image_pair(pred: object, target: object, data_range: object
     if not is_float:
         if not integral_range:
             raise TypeError(
-                f"integer images ({pred.dtype}) with a float data_range={given}: expected an "
-                f"integer data_range, as integer images hold 0..255 (uint8), so pass "
-                f"data_range=255, or convert the images with .float() / 255 and keep "
-                f"data_range=1.0.")
+                f"integer images ({pred.dtype}) with a float data_range={given}: integer "
+                f"images hold 0..255 (uint8), so pass data_range=255, or convert the images "
+                f"with .float() / 255 and keep data_range=1.0.")
         pred, target = pred.double(), target.double()
     if not _span_fits(lo, hi, data_range):
         raise ValueError(
-            f"the images span [{lo:.4g}, {hi:.4g}], more than twice data_range={given}; "
-            f"expected images in a range of that width. 0-255 images need data_range=255 (or "
-            f"divide them by 255 first).")
+            f"the images span [{lo:.4g}, {hi:.4g}], more than twice data_range={given}. "
+            f"0-255 images need data_range=255 (or divide them by 255 first).")
     _reference_fits(lo_p, hi_p, lo_t, hi_t, data_range, given)
     if is_float and data_range > 2 and -1 <= lo and hi <= 1:
         raise ValueError(
             f"data_range={given} is far wider than the images: their values lie in "
             f"[{lo:.4g}, {hi:.4g}], so they are [0, 1] (or [-1, 1]) images: PSNR would come out "
             f"{20 * math.log10(data_range):.2f} dB too high and SSIM close to 1. Images in "
-            f"[0, 1] need data_range=1.0 ([-1, 1] images: 2.0), expected at most 2.")
+            f"[0, 1] need data_range=1.0 ([-1, 1] images: 2.0).")
     return pred, target, data_range
 
 
