@@ -29,8 +29,17 @@ The exact predictors (derivation in the docstrings of `token_nll` and `unigram`)
 
 Documents are scored one at a time, each starting at its <bos>, like the course's sentences;
 targets are ids[1:], so a document of n ids has n - 1 targets, the final <eos> (the newline of
-its text) included. A model evaluated on a stream of concatenated documents predicts the <bos>
-after each <eos> too, which the true model does at zero cost.
+its text) included. On a stream of concatenated documents a window that reaches back past a
+document's <bos> sees that <bos>, and what precedes it is independent, so the per-document
+scores are the stream's too; the stream only adds a <bos> target after each <eos>, which the
+true model predicts at zero cost (for c >= 1). For a protocol that leaves each target its own
+context (a stride, non-overlapping chunks), pass one context per target to token_nll.
+
+F(c) is non-increasing in c in expectation (more context never hurts the optimal predictor;
+tests/course/test_topics.py checks it exactly on a tiny language); on a finite sample it may
+rise by sampling noise (3e-5 nats at c = 50 on the val split). Scores are computed on the
+documents padded together: memory K * D * n_max floats, so score tens of thousands of
+documents in chunks.
 """
 
 from __future__ import annotations
