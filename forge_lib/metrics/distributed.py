@@ -81,6 +81,8 @@ def perplexity_states(metric: Perplexity) -> dict[str, object]:
     >>> states["count"], round(states["perplexity"], 2)
     (618, 28.27)
     """
+    if not isinstance(metric, Perplexity):
+        raise TypeError(f"metric: expected an fl.Perplexity, got {type(metric).__name__}.")
     nll_sum, count = float(metric.nll_sum), int(metric.count)
     return {"nll_sum": nll_sum, "nll_sum_hex": nll_sum.hex(), "count": count,
             "perplexity": ppl_from_sum(nll_sum, count, ignore_index=metric.ignore_index,

@@ -169,7 +169,9 @@ def model_logits(model: Callable, input_ids: torch.Tensor) -> torch.Tensor:
     >>> model_logits(lambda ids: torch.zeros(*ids.shape, 5), torch.zeros(2, 3, dtype=torch.long)).shape
     torch.Size([2, 3, 5])
     """
-    check_context(model, input_ids.shape[-1], "input_ids", _LONG_SEQUENCE_FIX)
+    model = validation.model(model)
+    check_context(model, validation.tensor(input_ids, "input_ids").shape[-1], "input_ids",
+                  _LONG_SEQUENCE_FIX)
     out = model(input_ids)
     logits = out if isinstance(out, torch.Tensor) else getattr(out, "logits", None)
     if not isinstance(logits, torch.Tensor):
@@ -191,6 +193,7 @@ def evaluating(model: object) -> Iterator[None]:
     >>> net.training
     True
     """
+    validation.model(model)  # a model to call, checked on entry
     modules = list(model.modules()) if isinstance(model, nn.Module) else []
     modes = [m.training for m in modules]
     for m in modules:

@@ -194,6 +194,7 @@ def ppl_from_sum(nll_sum: float | torch.Tensor, count: int, *, ignore_index: int
     >>> round(ppl_from_sum(3 * math.log(10.0), 3), 6)
     10.0
     """
+    validation.number(nll_sum, "nll_sum")  # NaN and negative sums: ppl_from_loss's policy
     count = validation.non_negative_int(count, "count")
     if count == 0:
         raise _no_tokens(caller, ignore_index, " Skip the batch, or accumulate sums and counts "

@@ -53,19 +53,19 @@ def sequence_nll(model, sequences: list[list[int]], *, batch_size: int = 64
     return torch.stack(sums), torch.tensor(counts, dtype=torch.long)
 
 
-def _per_sequence(nll_sums: object, counts: object, caller: str
+def _per_sequence(nll_sums: object, counts: object, caller: str, name: str = "nll_sums"
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    nll = validation.float_tensor(nll_sums, "nll_sums").double()
+    nll = validation.float_tensor(nll_sums, name).double()
     n = validation.integer_tensor(counts, "counts")
     if nll.ndim != 1 or tuple(n.shape) != tuple(nll.shape):
-        raise ValueError(f"nll_sums and counts: expected two 1-D tensors of one value per "
+        raise ValueError(f"{name} and counts: expected two 1-D tensors of one value per "
                          f"sequence, got shapes {tuple(nll.shape)} and {tuple(n.shape)}.")
     if nll.numel() < 2:
-        raise ValueError(f"nll_sums: a bootstrap needs at least 2 sequences, got {nll.numel()}.")
-    validation.all_finite(nll, "nll_sums")
+        raise ValueError(f"{name}: a bootstrap needs at least 2 sequences, got {nll.numel()}.")
+    validation.all_finite(nll, name)
     if bool((nll < 0).any()) or bool((n < 0).any()):
-        raise ValueError("nll_sums and counts: expected values >= 0 (summed NLLs and token "
-                         "counts of sequences), found a negative one.")
+        raise ValueError(f"{name} and counts: expected values >= 0 (summed NLLs and token "
+                         f"counts of sequences), found a negative one.")
     _no_empty_sequences(n, caller)
     return nll, n.double()
 
@@ -144,8 +144,8 @@ def compare_perplexities(nll_sums_a: object, nll_sums_b: object, counts: object,
     >>> round(compare_perplexities(a + 0.1, a, n, n_resamples=200).point, 4)  # exp(0.4 / 6)
     1.0689
     """
-    nll_a, n = _per_sequence(nll_sums_a, counts, "compare_perplexities")
-    nll_b, _ = _per_sequence(nll_sums_b, counts, "compare_perplexities")
+    nll_a, n = _per_sequence(nll_sums_a, counts, "compare_perplexities", "nll_sums_a")
+    nll_b, _ = _per_sequence(nll_sums_b, counts, "compare_perplexities", "nll_sums_b")
     level = _level(level)
     index = _resamples(len(n), validation.positive_int(n_resamples, "n_resamples"), seed)
     tokens = n[index].sum(dim=1)
