@@ -223,7 +223,9 @@ NOT_INPUTS = {
 ROUTED = {
     "asset_path": xfail("course/assets.py", "a dict name gives a raw 'unhashable type'"),
     "load_play": xfail("course/assets.py", "a dict name gives a raw 'unhashable type'"),
-    "load_smollm2": xfail("course/assets.py", "a dict dtype is accepted and the model loads"),
+    # not run: accepting the dict, it loads the 98 MB model (55 s on one core)
+    "load_smollm2": pytest.mark.xfail(run=False, reason="course/assets.py (another work item): "
+                                      "a dict dtype is accepted and the model loads"),
     "payload_digest": xfail("metrics/checkpoint.py", "a function is hashed as a payload"),
 }
 
