@@ -90,7 +90,8 @@ torch {card['torch_version']} on CPU |
 | exact floor (entropy rate) | **{card['floor_perplexity']:.4g}** \
 (exp of {math.log(card['floor_perplexity']):.4f} nats per token) |
 | true model on the same validation sentences | {oracle_ppl:.4g} \
-({100 * (oracle_ppl / card['floor_perplexity'] - 1):.1f}% above the floor: this sample is harder than average) |
+({100 * (oracle_ppl / card['floor_perplexity'] - 1):.1f}% above the floor: \
+this sample is harder than average) |
 | gap to the true model, same sentences (paired) | **{100 * (paired.point - 1):.1f}%** \
 (95% interval {100 * (paired.low - 1):.1f}% to {100 * (paired.high - 1):.1f}%, \
 `fl.compare_perplexities`) |

@@ -89,7 +89,7 @@ def solution_names_used_by_lessons(teacher) -> list[str]:
 def test_student_edition_changes_only_exercise_cells(name):
     teacher, student = _editions(name)
     assert len(student.cells) == len(teacher.cells)
-    for index, (mine, theirs) in enumerate(zip(student.cells, teacher.cells)):
+    for index, (mine, theirs) in enumerate(zip(student.cells, teacher.cells, strict=True)):
         if _is_exercise(mine) or _is_self_check(mine):
             continue
         assert mine.source == theirs.source, f"cell {index}: the lesson's source changed"
@@ -119,7 +119,7 @@ def test_the_lesson_rule_catches_a_lesson_that_calls_a_solution():
 def _self_check_pairs(student):
     """(stub cell, self-check cell) for each exercise: the self-check follows its stub."""
     cells = [c for c in student.cells if c.cell_type == "code"]
-    return [(stub, check) for stub, check in zip(cells, cells[1:])
+    return [(stub, check) for stub, check in zip(cells, cells[1:], strict=False)
             if _is_exercise(stub) and _is_self_check(check)]
 
 
