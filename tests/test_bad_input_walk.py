@@ -221,12 +221,6 @@ NOT_INPUTS = {
 
 # Found by this walk in modules that another work item owns: routed, not fixed here.
 ROUTED = {
-    "asset_path": xfail("course/assets.py", "a dict name gives a raw 'unhashable type'"),
-    "load_play": xfail("course/assets.py", "a dict name gives a raw 'unhashable type'"),
-    # not run: accepting the dict, it loads the 98 MB model (55 s on one core)
-    "load_smollm2": pytest.mark.xfail(run=False, reason="course/assets.py (another work item): "
-                                      "a dict dtype is accepted and the model loads"),
-    "payload_digest": xfail("metrics/checkpoint.py", "a function is hashed as a payload"),
 }
 
 

@@ -118,8 +118,8 @@ def _verified(name: str, path: Path, mtime_ns: int) -> Path:
 
 def asset_path(name: str) -> Path:
     """The verified path of one of ASSETS (a file, or the plays' folder)."""
-    if name not in ASSETS:
-        raise ValueError(f"asset_path: expected one of {sorted(ASSETS)}, got {name!r}")
+    if not isinstance(name, str) or name not in ASSETS:
+        raise ValueError(f"asset_path: name: expected one of {sorted(ASSETS)}, got {name!r}")
     asset = ASSETS[name]
     path = _package_dir(asset) / asset.file
     if not path.exists():
@@ -173,6 +173,9 @@ def load_smollm2(dtype: torch.dtype = torch.float32):
     is the quantized model's function computed in `dtype`, not the original bfloat16 model's.
     Loading takes about 20 s on 2 CPU cores.
     """
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"load_smollm2: dtype: expected a floating torch.dtype (torch.float32, "
+                        f"torch.bfloat16, ...), got {dtype!r}")
     path = asset_path("smollm2")
     _require("transformers", "gguf", "accelerate")
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -216,7 +219,7 @@ def load_play(name: str) -> str:
     'Hamlet\\n\\nACT I\\n\\nSCENE I. Elsi'
     """
     by_name = {p.stem: p for p in _play_files(asset_path("plays"))}
-    if name not in by_name:
+    if not isinstance(name, str) or name not in by_name:
         raise ValueError(f"load_play: expected one of fl.play_names() (e.g. 'hamlet'), got {name!r}")
     text = by_name[name].read_text(encoding="utf-8")
     for pattern, replacement in _MARKUP:

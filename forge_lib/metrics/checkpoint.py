@@ -218,6 +218,9 @@ def payload_digest(obj: object) -> str:
     >>> payload_digest({"w": torch.zeros(2)}) == payload_digest({"w": torch.tensor([0.0, 1e-30])})
     False
     """
+    # Only what a checkpoint can hold: a function or an arbitrary object has no stable content,
+    # and its repr (an address) would make two digests of the same thing differ.
+    _check_loadable(obj, "payload_digest: obj")
     digest = hashlib.sha256()
     _feed(digest, obj)
     return digest.hexdigest()
@@ -261,9 +264,10 @@ def _check_loadable(obj: object, where: str) -> None:
             _check_loadable(item, f"{where}[{i}]")
     else:
         raise TypeError(f"{where}: {type(obj).__name__} values cannot be read back by "
-                        f"torch.load(weights_only=True). Store tensors and plain Python values "
-                        f"only: float(x) for a NumPy number, x.tolist() for an array, str(path), "
-                        f"a sorted list for a set, a plain dict for a defaultdict.")
+                        f"torch.load(weights_only=True): expected tensors and plain Python values "
+                        f"only, got a {type(obj).__name__}. Store float(x) for a NumPy number, "
+                        f"x.tolist() for an array, str(path), a sorted list for a set, a plain "
+                        f"dict for a defaultdict.")
 
 
 def save_verified(payload: dict, path: str | Path) -> None:
