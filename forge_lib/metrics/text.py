@@ -176,10 +176,11 @@ def ppl_from_loss(mean_nll: float | torch.Tensor, *, dtype: torch.dtype = torch.
 
 def _no_tokens(caller: str, ignore_index: int | None, advice: str = "") -> ValueError:
     """The one message for a metric of zero tokens, saying why there were none."""
-    why = ("there are no targets at all (an empty batch, or no batch?)" if ignore_index is None
-           else f"every target equals ignore_index={ignore_index} (an all-padding batch?), "
-                f"or there were no targets at all")
-    return ValueError(f"{caller}: no tokens to score, {why}.{advice}")
+    expected = ("expected at least one target" if ignore_index is None else
+                f"expected at least one target other than ignore_index={ignore_index}")
+    got = ("got none (an empty batch, or no batch?)" if ignore_index is None
+           else "got only ignored ones (an all-padding batch?) or none at all")
+    return ValueError(f"{caller}: no tokens to score: {expected}, {got}.{advice}")
 
 
 def ppl_from_sum(nll_sum: float | torch.Tensor, count: int, *, ignore_index: int | None = None,
