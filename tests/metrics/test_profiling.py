@@ -183,7 +183,7 @@ with fl.MemoryTracker("empty", device="cpu", rss_method=method):
     pass
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 with fl.MemoryTracker("spike", device="cpu", rss_method=method) as mem:
-    torch.ones(50_000_000).sum()  # 200 MB, freed at once
+    torch.ones(25_000_000).sum()  # 100 MB, freed at once
 open(sys.argv[1], "w").write(f"{{before}} {{after}} {{mem.process_peak_mb}}")
 """
 
@@ -196,18 +196,20 @@ def test_default_tracker_leaves_the_process_maxrss_alone(tmp_path):
         _MAXRSS_PROBE.format(method="auto"), tmp_path)
     assert before > 400.0
     assert after >= before and seen_by_parent >= before
-    # The 200 MB spike stays under the 400 MB one: the kernel says nothing about it, and the
+    # The 100 MB spike stays under the 400 MB one: the kernel says nothing about it, and the
     # sampler may miss a spike this short; the figure is a lower bound, never above the truth.
-    assert spike < 220.0
+    assert spike < 110.0
 
 
 @needs_kernel_peak
 def test_kernel_method_is_exact_and_lowers_maxrss_as_documented(tmp_path):
     (before, after, spike), seen_by_parent = _in_a_fresh_process(
         _MAXRSS_PROBE.format(method="kernel"), tmp_path)
-    assert after < before - 300.0  # the side effect that made the reset opt-in
+    # The side effect that made the reset opt-in. Margins: the RSS at the reset has been seen
+    # up to 120 MB above the level before the 400 MB block, on a busy machine.
+    assert after < before - 200.0
     assert seen_by_parent < before - 100.0  # the parent sees the lowered figure too
-    assert spike == pytest.approx(200.0, rel=0.10)  # exact however short the spike
+    assert spike == pytest.approx(100.0, rel=0.10)  # exact however short the spike
 
 
 _NEW_HIGH_PROBE = """
