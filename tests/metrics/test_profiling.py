@@ -7,7 +7,6 @@ that time.sleep guarantees, and that a jumping wall clock does not move the Time
 
 import itertools
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -163,14 +162,27 @@ def test_default_trackers_nest_without_resetting_anything():
     assert outer.process_peak_mb == pytest.approx(75.0, rel=0.10)
 
 
+# Linux keeps a process's ru_maxrss at least at its parent's peak RSS when the parent spawned it
+# (exec records the memory it replaces, and a vfork-style spawn runs in the parent's). A pytest
+# worker that has evaluated models has a peak of several hundred MB, so the probe is spawned by
+# a small launcher, whose own peak is a few MB, and the launcher reports the probe's wait4.
+_LAUNCHER = """
+import os, sys
+pid = os.posix_spawn(sys.executable, [sys.executable, "-c", sys.argv[1], sys.argv[2]], os.environ)
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def _in_a_fresh_process(probe: str, tmp_path) -> tuple[list[float], float]:
-    """Run a probe in a new Python; the numbers it prints, and its ru_maxrss in MB as the parent
+    """Run a probe in a new Python; the numbers it prints, and its ru_maxrss in MB as its parent
     sees it (wait4, as /usr/bin/time -v reads it)."""
     out = tmp_path / "probe.out"
-    pid = os.posix_spawn(sys.executable, [sys.executable, "-c", probe, str(out)], os.environ)
-    _, status, usage = os.wait4(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    return [float(v) for v in out.read_text().split()], usage.ru_maxrss * 1024 / 1e6  # kB
+    launched = subprocess.run([sys.executable, "-c", _LAUNCHER, probe, str(out)],
+                              capture_output=True, text=True, check=True)
+    code, maxrss_kb = launched.stdout.split()
+    assert code == "0", launched.stderr
+    return [float(v) for v in out.read_text().split()], int(maxrss_kb) * 1024 / 1e6
 
 
 _MAXRSS_PROBE = """
