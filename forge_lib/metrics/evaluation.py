@@ -16,6 +16,7 @@ a different order (float64 sums: equal to about 1e-12 relative, far inside 1e-6)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -275,9 +276,10 @@ def _refuse_other_logits(model: object, input_ids: torch.Tensor) -> None:
     mine, full = hidden @ weight.T, model_logits(model, probe)
     # Two matmul kernels may round differently: a few ulps of the largest logit.
     tol = 8 * torch.finfo(full.dtype).eps * (1 + float(full.abs().max()))
-    if mine.shape != full.shape or float((mine - full).abs().max()) > tol:
-        diff = ("shape " + str(tuple(full.shape)) if mine.shape != full.shape
-                else f"a difference of up to {float((mine - full).abs().max()):.4g}")
+    gap = float((mine - full).abs().max()) if mine.shape == full.shape else math.inf
+    if gap > tol:
+        diff = (f"a difference of up to {gap:.4g}" if mine.shape == full.shape
+                else "shape " + str(tuple(full.shape)))
         raise ValueError(f"model: its logits are not hidden states @ lm_head.weight.T ({diff} "
                          f"on the first tokens): it changes them after the head, which chunked "
                          f"scoring cannot reproduce; use fl.evaluate_lm.")

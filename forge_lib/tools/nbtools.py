@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from forge_lib.tools.publish import (
+from forge_lib.tools.notebooks import (
     NOTEBOOK_DIR,
     ROOT,
     notebook_paths,

@@ -41,10 +41,6 @@ def _is_exercise(cell) -> bool:
     return course.EXERCISE_TAG in cell.metadata.get("tags", [])
 
 
-def _is_self_check(cell) -> bool:
-    return cell.cell_type == "code" and course.SELF_CHECK in cell.source
-
-
 def _python(cell) -> ast.Module:
     """The cell's code as Python (IPython's own translation of %magics and !commands)."""
     return ast.parse(TransformerManager().transform_cell(cell.source))
@@ -79,7 +75,7 @@ def solution_names_used_by_lessons(teacher) -> list[str]:
         if course.SOLUTION_TAG in cell.metadata.get("tags", []):
             from_solution |= _bound(tree)
             continue
-        if not _is_self_check(cell):
+        if not course._is_self_check(cell):
             found += [f"cell {index} uses {name}" for name in sorted(_used(tree) & from_solution)]
         from_solution -= _bound(tree)
     return found
@@ -90,7 +86,7 @@ def test_student_edition_changes_only_exercise_cells(name):
     teacher, student = _editions(name)
     assert len(student.cells) == len(teacher.cells)
     for index, (mine, theirs) in enumerate(zip(student.cells, teacher.cells, strict=True)):
-        if _is_exercise(mine) or _is_self_check(mine):
+        if _is_exercise(mine) or course._is_self_check(mine):
             continue
         assert mine.source == theirs.source, f"cell {index}: the lesson's source changed"
         assert mine.get("outputs") == theirs.get("outputs"), f"cell {index}: its outputs changed"
@@ -120,7 +116,7 @@ def _self_check_pairs(student):
     """(stub cell, self-check cell) for each exercise: the self-check follows its stub."""
     cells = [c for c in student.cells if c.cell_type == "code"]
     return [(stub, check) for stub, check in zip(cells, cells[1:], strict=False)
-            if _is_exercise(stub) and _is_self_check(check)]
+            if _is_exercise(stub) and course._is_self_check(check)]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -147,7 +143,7 @@ def test_one_student_notebook_runs_top_to_bottom(tmp_path):
     errors = [f"cell {i}: {o.ename}: {o.evalue}" for i, cell in enumerate(nb.cells)
               if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
     assert not errors, "the student edition raised:\n" + "\n".join(errors)
-    checks = [c for c in nb.cells if c.cell_type == "code" and _is_self_check(c)]
+    checks = [c for c in nb.cells if c.cell_type == "code" and course._is_self_check(c)]
     assert checks and all(
         "".join(o.get("text", "") for o in c.outputs).startswith("Not yet:") for c in checks)
 
