@@ -74,12 +74,16 @@ from forge_lib.course.language import (
     load_text_file,
 )
 from forge_lib.course.model import (
+    CHAR_CHECKPOINT_PATH,
     CHECKPOINT_PATH,
     DATA_DIR,
+    TOPIC_CHECKPOINT_PATH,
     ModelConfig,
     TinyCausalLM,
+    load_char_model,
     load_checkpoint,
     load_tiny_model,
+    load_topic_model,
     save_checkpoint,
 )
 from forge_lib.course.ngrams import NGramModel, ngram_baselines
@@ -196,4 +200,9 @@ from forge_lib.metrics.vision import (
     psnr,
     ssim,
 )
-from forge_lib.metrics.windows import sliding_window_nll, sliding_window_perplexity, window_spans
+from forge_lib.metrics.windows import (
+    sliding_window_nll,
+    sliding_window_perplexity,
+    window_contexts,
+    window_spans,
+)

@@ -28,7 +28,13 @@ from forge_lib.check.nb08_memory_bounded_eval import chunked_nll, logits_gigabyt
 from forge_lib.check.nb09_training_curves import early_stopping, first_nonfinite_step, noise_at_batch
 from forge_lib.check.nb10_token_accuracy import masked_token_accuracy, sampling_accuracy, top_k_accuracy
 from forge_lib.check.nb11_logging_checkpointing import is_improvement, tensorboard_smoothing
-from forge_lib.check.nb12_sliding_window import min_context, sliding_window_ppl, window_count
+from forge_lib.check.nb12_sliding_window import (
+    min_context,
+    sliding_window_ppl,
+    target_contexts,
+    two_topic_best_nll,
+    window_count,
+)
 from forge_lib.check.nb13_image_metrics import frechet_1d, psnr_from_mse, trace_sqrt_product
 from forge_lib.check.nb14_video_metrics import consecutive_cosine, pixel_flow_to_grid
 from forge_lib.check.nb15_choosing_a_metric import bits_per_dim, causal_token_accuracy

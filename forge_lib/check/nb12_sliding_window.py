@@ -8,9 +8,10 @@ from collections.abc import Callable
 import torch
 
 from forge_lib.check._core import Verdict, close, run_cases
-from forge_lib.metrics.windows import sliding_window_perplexity, window_spans
+from forge_lib.metrics.windows import sliding_window_perplexity, window_contexts, window_spans
 
-__all__ = ["min_context", "sliding_window_ppl", "window_count"]
+__all__ = ["min_context", "sliding_window_ppl", "window_count", "target_contexts",
+           "two_topic_best_nll"]
 
 
 def window_count(fn: Callable[[int, int, int], int]) -> Verdict:
@@ -148,3 +149,88 @@ def sliding_window_ppl(fn: Callable[[torch.nn.Module, torch.Tensor, int, int], f
         return None
 
     return run_cases("sliding_window_ppl", fn, cases, mistakes)
+
+
+def target_contexts(fn: Callable[[int, int, int], list[int]]) -> Verdict:
+    """fn(n_tokens, context, stride) -> for targets 1 .. n_tokens - 1, how many ids the window
+    that scores it lets the model read before it (fl.window_contexts)."""
+    cases = [(f"{n} tokens, context {c}, stride {s}", (n, c, s),
+              window_contexts(n, context=c, stride=s).tolist())
+             for n, c, s in [(10, 4, 2), (10, 4, 4), (12, 5, 1), (30, 8, 3), (6, 8, 8)]]
+
+    def mistakes(args, got):
+        n, c, s = args
+        want = window_contexts(n, context=c, stride=s).tolist()
+        if isinstance(got, torch.Tensor):
+            return "expected a list of ints; call .tolist() on the tensor."
+        if not isinstance(got, (list, tuple)) or len(got) != len(want):
+            return (f"expected one context per target, {n - 1} of them (target 1 .. "
+                    f"{n - 1}), as a list of ints.")
+        if list(got) == [w - 1 for w in want]:
+            return ("off by one: the window that starts at `begin` lets target j see "
+                    "ids[begin:j], which is j - begin ids (target 1 of the first window sees 1).")
+        if list(got) == [min(j, c) for j in range(1, n)]:
+            return ("that is what stride 1 gives; with a larger stride a target is scored by the "
+                    "first window that predicts it, which may have started up to stride - 1 ids "
+                    "later than the latest window would, so it sees fewer ids.")
+        return None
+
+    return run_cases("target_contexts", fn, cases, mistakes, exact=True)
+
+
+def _expected_nll(p_a: float, p_b: float, c: int,
+                  next_x: Callable[[float, float], float]) -> float:
+    """F(c)-style expected NLL of a predictor of the next word that sees the last c words of two
+    equally likely topics of i.i.d. words ("x" with probability p_a under topic A, p_b under B,
+    else "y"). Only the window's number of x's, k, matters: next_x(like_a, like_b) is the
+    predictor's probability of "x" after a window whose likelihood under each topic is given."""
+    total = 0.0
+    for k in range(c + 1):
+        like = [p ** k * (1 - p) ** (c - k) for p in (p_a, p_b)]
+        x_next = next_x(*like)
+        for p, weight in zip((p_a, p_b), like, strict=True):
+            seen = 0.5 * math.comb(c, k) * weight  # P(this topic, k x's among the c words)
+            total += seen * -(p * math.log(x_next) + (1 - p) * math.log(1 - x_next))
+    return total
+
+
+def _two_topic_reference(p_a: float, p_b: float, c: int) -> float:
+    """Exact F(c): the posterior mixes the topics' next-word probabilities."""
+    return _expected_nll(p_a, p_b, c, lambda la, lb: (la * p_a + lb * p_b) / (la + lb))
+
+
+def _plug_in(p_a: float, p_b: float, c: int) -> float:
+    """The wrong answer that bets on the more probable topic (a tie: the 50/50 mixture)."""
+    return _expected_nll(p_a, p_b, c, lambda la, lb: p_a if la > lb else p_b if lb > la
+                         else 0.5 * (p_a + p_b))
+
+
+def _entropy(p: float) -> float:
+    return -(p * math.log(p) + (1 - p) * math.log(1 - p))
+
+
+def two_topic_best_nll(fn: Callable[[float, float, int], float]) -> Verdict:
+    """fn(p_a, p_b, c) -> F(c) in nats: the expected NLL of the best predictor of the next word
+    that sees the last c words, for two equally likely topics of i.i.d. words ("x" with
+    probability p_a under topic A, p_b under topic B, else "y")."""
+    cases = [(f"p_a={a}, p_b={b}, c={c}", (a, b, c), _two_topic_reference(a, b, c))
+             for a, b, c in [(0.9, 0.2, 0), (0.9, 0.2, 1), (0.9, 0.2, 5), (0.6, 0.5, 3),
+                             (0.99, 0.01, 12)]]
+
+    def mistakes(args, got):
+        a, b, c = args
+        if close(got, _two_topic_reference(a, b, c) / math.log(2)):
+            return "that is in bits; F(c) here is in nats (natural log)."
+        if close(got, _entropy(0.5 * a + 0.5 * b)):
+            return ("that is F(0), the entropy of one word with the topic unknown: a predictor "
+                    "that ignores the window. Weigh each topic by how likely it makes the window.")
+        if close(got, 0.5 * _entropy(a) + 0.5 * _entropy(b)):
+            return ("that is the limit for c -> infinity, where the window reveals the topic; "
+                    "with c words the predictor is still unsure of it, and pays for that.")
+        if close(got, _plug_in(a, b, c)):
+            return ("that predicts with the more likely topic alone; the best predictor mixes "
+                    "both topics' next-word probabilities, weighted by their posterior.")
+        return None
+
+    return run_cases("two_topic_best_nll", fn, cases, mistakes)
+

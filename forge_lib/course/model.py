@@ -22,10 +22,13 @@ from forge_lib.metrics import validation
 from forge_lib.metrics.checkpoint import load_verified, save_verified
 
 __all__ = ["ModelConfig", "TinyCausalLM", "save_checkpoint", "load_checkpoint",
-           "load_tiny_model", "DATA_DIR", "CHECKPOINT_PATH"]
+           "load_tiny_model", "load_topic_model", "load_char_model", "DATA_DIR", "CHECKPOINT_PATH",
+           "TOPIC_CHECKPOINT_PATH", "CHAR_CHECKPOINT_PATH"]
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
-CHECKPOINT_PATH = DATA_DIR / "tiny_lm.pt"
+CHECKPOINT_PATH = DATA_DIR / "tiny_lm.pt"  # the course language, word level (MODEL_CARD.md)
+TOPIC_CHECKPOINT_PATH = DATA_DIR / "topic_lm.pt"  # the topic language (TOPIC_LM_CARD.md)
+CHAR_CHECKPOINT_PATH = DATA_DIR / "char_lm.pt"  # the course language in characters (CHAR_LM_CARD.md)
 _FORMAT = "forge_lib.tiny_lm/2"  # /2: saved atomically, with a SHA-256 of the contents
 
 
@@ -171,16 +174,35 @@ def load_tiny_model(path: str | Path | None = None) -> tuple[TinyCausalLM, dict]
     forge_lib (`pip install .`, not editable) does not contain it. There, pass `path=` to a
     copy of data/tiny_lm.pt, or rebuild one with the checkout's scripts/train_tiny_lm.py.
     """
+    return _load_committed(path, CHECKPOINT_PATH, "load_tiny_model", "")
+
+
+def load_topic_model(path: str | Path | None = None) -> tuple[TinyCausalLM, dict]:
+    """The committed model of the topic language, data/topic_lm.pt (data/TOPIC_LM_CARD.md):
+    trained on packed 128-token windows of fl.topic_split("train"), so it reads documents
+    as a stream. As for load_tiny_model, pass `path=` outside the course checkout."""
+    return _load_committed(path, TOPIC_CHECKPOINT_PATH, "load_topic_model", " --model topic")
+
+
+def load_char_model(path: str | Path | None = None) -> tuple[TinyCausalLM, dict]:
+    """The committed character-level model of the course language, data/char_lm.pt
+    (data/CHAR_LM_CARD.md): the same sentences as data/tiny_lm.pt's, cut into characters and
+    packed into 128-character windows. As for load_tiny_model, pass `path=` outside the checkout."""
+    return _load_committed(path, CHAR_CHECKPOINT_PATH, "load_char_model", " --model char")
+
+
+def _load_committed(path: str | Path | None, committed: Path, caller: str,
+                    script_args: str) -> tuple[TinyCausalLM, dict]:
     if path is None:
-        path = CHECKPOINT_PATH
+        path = committed
         if not path.is_file():  # an installed package: say where it looked and what to do
             raise FileNotFoundError(
-                f"load_tiny_model: expected the tiny model's checkpoint at {path}, and it is not "
-                f"there. It ships with the course checkout (data/tiny_lm.pt), not with an "
-                f"installed forge_lib: work from the checkout with `pip install -e .` (what "
-                f"requirements.txt does), or pass path= to a copy of data/tiny_lm.pt, e.g. "
-                f"fl.load_tiny_model(path='tiny_lm.pt'); `python scripts/train_tiny_lm.py` "
-                f"rebuilds it (see data/MODEL_CARD.md).")
+                f"{caller}: expected the checkpoint at {path}, and it is not there. It ships "
+                f"with the course checkout (data/{path.name}), not with an installed forge_lib: "
+                f"work from the checkout with `pip install -e .` (what requirements.txt does), "
+                f"or pass path= to a copy of data/{path.name}, e.g. "
+                f"fl.{caller}(path={path.name!r}); `python scripts/train_tiny_lm.py"
+                f"{script_args}` rebuilds it.")
     return load_checkpoint(path)
 
 

@@ -61,6 +61,7 @@ from forge_lib.course.language import (
 )
 from forge_lib.metrics import validation
 from forge_lib.metrics.batching import PAD_ID
+from forge_lib.metrics.windows import window_contexts
 
 __all__ = ["TopicLanguage", "topic_language", "topic_split", "TOPIC_SPLITS", "PERIOD"]
 
@@ -347,6 +348,28 @@ class TopicLanguage:
         """
         nll = self.token_nll(documents, context)
         return float(nll.sum()), len(nll)
+
+    def window_nll(self, documents: list[list[int]], *, context: int, stride: int) -> torch.Tensor:
+        """(N,) exact NLL of each target (as token_nll orders them) under the best predictor that
+        sees what a sliding-window evaluation of the concatenated documents (fl.token_stream)
+        with this context and stride lets a model read: the price of the protocol itself.
+
+        The stream's <bos> targets (the first id of every document after the first) are left
+        out, as sliding_window_nll(..., ignore_index=fl.BOS_ID) leaves them out; a window that
+        reaches back past a document's <bos> sees that <bos>, i.e. the document's whole history.
+
+        >>> lang = topic_language()
+        >>> docs = lang.sample(20, seed=4)
+        >>> bool(torch.equal(lang.window_nll(docs, context=10**4, stride=1), lang.token_nll(docs)))
+        True
+        """
+        documents = validation.id_lists(documents, "documents")
+        lengths = [len(d) for d in documents]
+        contexts = window_contexts(sum(lengths), context=context, stride=stride)
+        first_ids = torch.tensor(lengths[:-1]).cumsum(0)  # stream positions of the later <bos>
+        scored = torch.ones(len(contexts), dtype=torch.bool)
+        scored[first_ids - 1] = False  # target j is contexts[j - 1]
+        return self.token_nll(documents, contexts[scored])
 
     def context_curve(self, documents: list[list[int]],
                       contexts: list[int] | range | None = None) -> torch.Tensor:

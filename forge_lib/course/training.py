@@ -26,16 +26,24 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
+from forge_lib.course.chars import CharTokenizer, char_documents
 from forge_lib.course.language import SPLITS, course_split, english_like_language
 from forge_lib.course.model import ModelConfig, TinyCausalLM
+from forge_lib.course.topics import TOPIC_SPLITS, topic_language, topic_split
 from forge_lib.metrics import validation
 from forge_lib.metrics.batching import PAD_ID, collate
 from forge_lib.metrics.evaluation import nll_over_batches
 from forge_lib.metrics.text import shift_for_causal_lm
 
 __all__ = ["TrainConfig", "TrainState", "make_state", "train_step", "run_training", "train_tiny",
-           "set_lr",
-           "evaluate_loss", "token_stream"]
+           "set_lr", "evaluate_loss", "token_stream"]
+
+# What a run can train on; every corpus has a "train" and a "val" split of id sequences.
+_CORPORA = {
+    "course": "the course language's sentences as word ids (fl.course_split)",
+    "course-chars": "the same sentences as character ids (fl.char_documents)",
+    "topics": "the topic language's documents as word ids (fl.topic_split)",
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,9 @@ class TrainConfig:
     sentences once per epoch and takes them in that order, each once, dropping an incomplete
     last batch (how data/tiny_lm.pt was trained; sentence runs only).
     data_seed: the seed of the batches (None: seed + 1); the weights' initialisation uses seed.
+    corpus: what to train and validate on: "course" (the course language,
+    one sentence per sequence), "course-chars" (the same sentences cut into characters) or
+    "topics" (the topic language's documents, whose words depend on the whole document).
     dtype: the precision of the weights and of every computation. float64 by default, because
     the course compares runs digit for digit across machines: in float32 another CPU's kernels
     change the last bit at step 2 or 3, and the difference grows to the 4th digit by step 300;
@@ -86,6 +97,7 @@ class TrainConfig:
     dtype: torch.dtype = torch.float64
     sampling: str = "random"
     data_seed: int | None = None
+    corpus: str = "course"
 
     def __post_init__(self) -> None:
         if self.dtype not in (torch.float32, torch.float64):
@@ -114,6 +126,11 @@ class TrainConfig:
                              "at random. Pass packed=None, or sampling='random'.")
         if self.data_seed is not None:
             validation.integer(self.data_seed, "data_seed")
+        if not isinstance(self.corpus, str) or self.corpus not in _CORPORA:
+            raise ValueError(f"corpus: expected one of {sorted(_CORPORA)}, got {self.corpus!r:.60}.")
+        if self.corpus == "topics" and self.n_train > TOPIC_SPLITS["train"][0]:
+            raise ValueError(f"n_train: the topic language's train split has "
+                             f"{TOPIC_SPLITS['train'][0]:,} documents, got n_train={self.n_train:,}.")
 
     @property
     def batch_seed(self) -> int:
@@ -146,12 +163,42 @@ class TrainState:
 
 
 @lru_cache(maxsize=4)
-def _sentences(split: str, n: int) -> tuple[tuple[int, ...], ...]:
-    """The validation split's first n sentences, or n training sentences drawn with the train
-    split's seed (n = 60,000 gives exactly fl.course_split("train"); fewer is quicker to draw)."""
+def _documents(corpus: str, split: str, n: int) -> tuple[tuple[int, ...], ...]:
+    """The first n id sequences of a corpus's split ("train" or "val"), as a run sees them.
+
+    "course" training sentences are drawn with the train split's seed (n = 60,000 gives exactly
+    fl.course_split("train"); fewer is quicker to draw); "course-chars" are those sentences in
+    characters; "topics" reads fl.topic_split.
+
+    >>> len(_documents("topics", "val", 3))
+    3
+    """
+    if corpus not in _CORPORA or split not in ("train", "val"):
+        raise ValueError(f"corpus, split: expected one of {sorted(_CORPORA)} and 'train' or 'val', "
+                         f"got {corpus!r:.40} and {split!r:.40}.")
+    n = validation.positive_int(n, "n")
+    if corpus == "topics":
+        return tuple(tuple(d) for d in topic_split(split)[:n])
+    if corpus == "course-chars":
+        words = [list(s) for s in _documents("course", split, n)]
+        return tuple(tuple(d) for d in char_documents(english_like_language().tokenizer, words)[1])
     if split == "val":
         return tuple(tuple(s) for s in course_split("val")[:n])
     return tuple(tuple(s) for s in english_like_language().sample(n, seed=SPLITS["train"][1]))
+
+
+def _vocab_size(corpus: str) -> int:
+    """How many token ids a model of `corpus` needs (special tokens included).
+
+    >>> [_vocab_size(c) for c in ("course", "course-chars", "topics")]
+    [258, 29, 259]
+    """
+    if corpus not in _CORPORA:
+        raise ValueError(f"corpus: expected one of {sorted(_CORPORA)}, got {corpus!r:.60}.")
+    if corpus == "topics":
+        return len(topic_language().tokenizer)
+    words = english_like_language().tokenizer
+    return len(CharTokenizer.from_words(words)) if corpus == "course-chars" else len(words)
 
 
 def token_stream(sentences: list[list[int]] | tuple) -> torch.Tensor:
@@ -209,11 +256,12 @@ def make_state(config: TrainConfig) -> TrainState:
     (0, [])
     """
     config = _config(config)
-    vocab = len(english_like_language().tokenizer)
+    vocab = _vocab_size(config.corpus)
     model_cfg = config.model or ModelConfig(vocab_size=vocab)
     if model_cfg.vocab_size != vocab:
-        raise ValueError(f"model.vocab_size: the course language has {vocab} tokens, the config "
-                         f"says {model_cfg.vocab_size}. Use ModelConfig(vocab_size={vocab}, ...).")
+        raise ValueError(f"model.vocab_size: corpus {config.corpus!r} has {vocab} tokens, the "
+                         f"config says {model_cfg.vocab_size}. Use "
+                         f"ModelConfig(vocab_size={vocab}, ...).")
     if config.packed is not None and config.packed > model_cfg.block_size:
         raise ValueError(f"packed: windows of {config.packed} tokens exceed the model's context "
                          f"of {model_cfg.block_size}; pass packed <= block_size.")
@@ -235,7 +283,7 @@ def make_state(config: TrainConfig) -> TrainState:
 
 
 def _train_data(config: TrainConfig) -> tuple | torch.Tensor:
-    sentences = _sentences("train", config.n_train)
+    sentences = _documents(config.corpus, "train", config.n_train)
     return sentences if config.packed is None else token_stream(sentences)
 
 
@@ -360,7 +408,7 @@ def evaluate_loss(model: TinyCausalLM, config: TrainConfig, *, batch_size: int =
     if not isinstance(model, TinyCausalLM):
         raise TypeError(f"model: expected a fl.TinyCausalLM, got {type(model).__name__}.")
     config = _config(config)
-    sentences = _sentences("val", config.n_val)
+    sentences = _documents(config.corpus, "val", config.n_val)
     if config.packed is None:
         rows = [collate([list(s) for s in sentences[i:i + batch_size]],
                         max_len=model.config.block_size)["labels"]
@@ -467,3 +515,12 @@ TINY_LM_RUN = TrainConfig(lr=3e-3, steps=2500, batch_size=64, n_train=SPLITS["tr
                           warmup=100, schedule="cosine", weight_decay=0.01, grad_clip=1.0,
                           sampling="epochs", seed=0, data_seed=0, init_std=None,
                           dtype=torch.float32, eval_every=2500, n_val=SPLITS["val"][0])
+
+# The runs that made data/topic_lm.pt and data/char_lm.pt (scripts/train_tiny_lm.py --model
+# topic|char): the same architecture, packed 128-token windows (GPT-style, so the models read
+# streams, and the topic model sees up to 128 tokens of its document), GPT-2's initialisation.
+_PACKED_RUN = replace(TINY_LM_RUN, packed=128, steps=4000, batch_size=32, sampling="random",
+                      init_std=0.02, eval_every=4000)
+TOPIC_LM_RUN = replace(_PACKED_RUN, corpus="topics", n_train=TOPIC_SPLITS["train"][0],
+                       n_val=TOPIC_SPLITS["val"][0])
+CHAR_LM_RUN = replace(_PACKED_RUN, corpus="course-chars")

@@ -24,7 +24,7 @@ from forge_lib.metrics import validation
 from forge_lib.metrics.evaluation import check_context, evaluating, model_logits
 from forge_lib.metrics.text import nll_sum_and_count, ppl_from_sum
 
-__all__ = ["window_spans", "sliding_window_nll", "sliding_window_perplexity"]
+__all__ = ["window_spans", "window_contexts", "sliding_window_nll", "sliding_window_perplexity"]
 
 
 def _int_arg(x: object, name: str) -> int:
@@ -56,6 +56,24 @@ def window_spans(n_tokens: int, *, context: int, stride: int) -> list[tuple[int,
         last_scored = last
         begin += stride
     return spans
+
+
+def window_contexts(n_tokens: int, *, context: int, stride: int) -> torch.Tensor:
+    """(n_tokens - 1,) how many ids the window that scores target j (j = 1 .. n_tokens - 1)
+    lets the model read before it: j - begin of that window. The protocol's context per target,
+    which an exact predictor can be given (fl.TopicLanguage.token_nll) to price the protocol.
+
+    >>> window_contexts(10, context=4, stride=2).tolist()
+    [1, 2, 3, 4, 3, 4, 3, 4, 3]
+    >>> window_contexts(10, context=4, stride=4).tolist()   # chunks: the context restarts at 1
+    [1, 2, 3, 4, 1, 2, 3, 4, 1]
+    """
+    spans = window_spans(n_tokens, context=context, stride=stride)
+    out = torch.empty(sum(n_scored for *_, n_scored in spans), dtype=torch.long)
+    for begin, end, n_scored in spans:
+        targets = torch.arange(end - n_scored + 1, end + 1)
+        out[targets - 1] = targets - begin
+    return out
 
 
 def _token_ids(token_ids: object) -> torch.Tensor:

@@ -10,6 +10,7 @@ once). A hint that stops matching its mistake fails here.
 """
 
 import ast
+import itertools
 import math
 import re
 import statistics
@@ -440,6 +441,19 @@ WRONG = [
     ("window_count", lambda n, c, s: 1 + max(0, math.ceil((n - c) / s)),
      "the Hugging Face guide's count"),
     ("min_context", lambda c, s: c - s, "C - stride + 1"),
+    ("target_contexts", lambda n, c, s: [x - 1 for x in fl.window_contexts(n, context=c, stride=s)
+                                         .tolist()], "off by one"),
+    ("target_contexts", lambda n, c, s: [min(j, c) for j in range(1, n)], "what stride 1 gives"),
+    ("target_contexts", lambda n, c, s: fl.window_contexts(n, context=c, stride=s), ".tolist()"),
+    ("target_contexts", lambda n, c, s: fl.window_contexts(n, context=c, stride=s)[:-1].tolist(),
+     "one context per target"),
+    ("two_topic_best_nll", lambda a, b, c: two_topic_by_enumeration(a, b, c) / math.log(2),
+     "in bits"),
+    ("two_topic_best_nll", lambda a, b, c: two_topic_by_enumeration(a, b, 0), "that is F(0)"),
+    ("two_topic_best_nll", lambda a, b, c: 0.5 * (binary_entropy(a) + binary_entropy(b)),
+     "c -> infinity"),
+    ("two_topic_best_nll", lambda a, b, c: two_topic_by_enumeration(a, b, c, plug_in=True),
+     "more likely topic alone"),
     ("sliding_window_ppl", lambda m, ids, c, s: sliding_window_ppl_by_hand(m, ids, c, s, log=True),
      "the perplexity is its exp"),
     ("sliding_window_ppl", lambda m, ids, c, s: sliding_window_ppl_by_hand(
@@ -562,6 +576,26 @@ def test_log_sum_exp_by_hand_passes_the_forbidden_function_check(capsys):
     assert verdict_of(capsys, check.stable_mean_nll, mean_nll_by_hand)[0]
 
 
+def binary_entropy(p):
+    return -(p * math.log(p) + (1 - p) * math.log(1 - p))
+
+
+def two_topic_by_enumeration(p_a, p_b, c, plug_in=False):
+    """F(c) from every topic and sequence of c + 1 words: the window's posterior over the two
+    topics mixes their next-word probabilities (plug_in: the more likely topic alone)."""
+    total = 0.0
+    for words in itertools.product((True, False), repeat=c + 1):
+        like = [math.prod(p if w else 1 - p for w in words[:-1]) for p in (p_a, p_b)]
+        if plug_in:
+            x_next = p_a if like[0] > like[1] else p_b if like[1] > like[0] else (p_a + p_b) / 2
+        else:
+            x_next = (like[0] * p_a + like[1] * p_b) / (like[0] + like[1])
+        for p, weight in zip((p_a, p_b), like, strict=True):
+            p_next = p if words[-1] else 1 - p
+            total -= 0.5 * weight * p_next * math.log(x_next if words[-1] else 1 - x_next)
+    return total
+
+
 def safe_perplexity_by_exception(mean_nll):
     try:
         return math.exp(mean_nll)
@@ -576,6 +610,8 @@ OTHER_RIGHT_ANSWERS = [  # the library's own functions and closed forms agree wi
     ("sliding_window_ppl", lambda m, ids, c, s: fl.sliding_window_perplexity(m, ids, context=c,
                                                                              stride=s)),
     ("sliding_window_ppl", sliding_window_ppl_by_hand),
+    ("target_contexts", lambda n, c, s: fl.window_contexts(n, context=c, stride=s).tolist()),
+    ("two_topic_best_nll", two_topic_by_enumeration),  # every sequence, no binomial shortcut
     ("max_chunk_tokens", lambda mb, v, n: np.int64(mb) * 10**6 // (v * n)),  # NumPy's integer
     ("tensor_megabytes", lambda shape, dt: torch.empty(shape, dtype=dt).nbytes / 1e6),
     ("safe_perplexity", safe_perplexity_by_exception),

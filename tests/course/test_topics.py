@@ -225,6 +225,39 @@ def test_one_context_per_target(course):
         lang.token_nll(docs, contexts - 1)
 
 
+@pytest.mark.parametrize(("context", "stride"), [(8, 8), (8, 3), (5, 1), (1000, 1)])
+def test_window_nll_gives_each_target_the_context_of_its_stream_window(course, context, stride):
+    # Brute force: walk the stream's windows; a target at position t of its document, read by
+    # a window that starts `seen` ids before it, sees min(seen, t) ids of its own document (the
+    # rest is the previous documents, independent of it); <bos> targets are not scored.
+    lang, docs = course
+    docs = docs[:12]
+    starts = torch.tensor([0, *[len(d) for d in docs]]).cumsum(0).tolist()
+    doc_of = {starts[i] + t: (i, t) for i, d in enumerate(docs) for t in range(1, len(d))}
+    by_c = {}
+    want = {}
+    for begin, end, n_scored in fl.window_spans(starts[-1], context=context, stride=stride):
+        for j in range(end - n_scored + 1, end + 1):
+            if j not in doc_of:  # a <bos> target
+                continue
+            i, t = doc_of[j]
+            c = min(j - begin, t)
+            if c not in by_c:
+                by_c[c] = lang.token_nll(docs, c)
+            want[j] = by_c[c][starts[i] - i + t - 1]  # token_nll's order: documents, then t
+    got = lang.window_nll(docs, context=context, stride=stride)
+    assert torch.allclose(got, torch.stack([want[j] for j in sorted(want)]), rtol=1e-12)
+
+
+def test_chunking_costs_the_exact_predictor_what_it_cannot_see(course):
+    lang, docs = course
+    full = float(lang.token_nll(docs).mean())
+    chunks = [float(lang.window_nll(docs, context=c, stride=c).mean()) for c in (4, 16, 64)]
+    slid = [float(lang.window_nll(docs, context=c, stride=1).mean()) for c in (4, 16, 64)]
+    assert chunks[0] > chunks[1] > chunks[2] > full
+    assert all(ch > sl >= full - 1e-12 for ch, sl in zip(chunks, slid, strict=True))
+
+
 def test_context_helps_over_tens_of_tokens(course):
     lang, docs = course
     f = lang.context_curve(docs, [0, 1, 4, 16, 64, 10_000]).tolist()

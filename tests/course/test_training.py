@@ -248,3 +248,47 @@ def test_progress_bar_is_text_on_stderr_outside_jupyter_and_changes_nothing(caps
     err = capsys.readouterr().err
     assert "bar test" in err and "3/3" in err  # tqdm.auto falls back to tqdm's text bar
     assert shown.history == quiet.history
+
+
+def test_each_corpus_trains_on_its_own_documents():
+    from forge_lib.course.training import _documents, _vocab_size
+    lang = fl.english_like_language()
+    words = _documents("course", "val", 5)
+    characters = _documents("course-chars", "val", 5)
+    chars, _ = fl.char_documents(lang.tokenizer, [list(s) for s in words])
+    assert [chars.decode(list(c)) for c in characters] == [lang.tokenizer.decode(list(w))
+                                                           for w in words]
+    assert _documents("topics", "val", 4) == tuple(tuple(d) for d in fl.topic_split("val")[:4])
+    for corpus, vocab in [("course-chars", len(chars)), ("topics", 259)]:
+        assert _vocab_size(corpus) == vocab
+        small = fl.ModelConfig(vocab_size=vocab, block_size=32, n_layer=1, n_head=2, d_model=16,
+                               d_ff=32)
+        run = fl.train_tiny(config(corpus=corpus, model=small, packed=32, steps=4, eval_every=4,
+                                   n_val=8))
+        data = _train_data(run.config)
+        assert int(data.max()) < vocab and math.isfinite(run.history["val_loss"][-1])
+
+
+@pytest.mark.parametrize(("overrides", "match"), [
+    ({"corpus": "wikitext"}, "corpus: expected one of"),
+    ({"corpus": ["topics"]}, "corpus: expected one of"),
+    ({"corpus": "topics", "n_train": 20_001}, "20,000 documents"),
+])
+def test_bad_corpus_settings_are_refused(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        config(**overrides)
+
+
+def test_a_model_for_another_corpus_is_refused():
+    with pytest.raises(ValueError, match="corpus 'course-chars' has 29 tokens"):
+        fl.make_state(config(corpus="course-chars"))  # SMALL is the word model's 258
+
+
+def test_the_committed_context_runs_are_the_shared_loop():
+    from forge_lib.course.training import CHAR_LM_RUN, TOPIC_LM_RUN
+    for run, path in [(TOPIC_LM_RUN, fl.TOPIC_CHECKPOINT_PATH), (CHAR_LM_RUN, fl.CHAR_CHECKPOINT_PATH)]:
+        _, card = fl.load_checkpoint(path)
+        assert (run.steps, run.batch_size, run.lr, run.warmup, run.weight_decay, run.grad_clip,
+                run.seed, run.packed, run.corpus) == (
+            card["steps"], card["batch_size"], card["peak_lr"], card["warmup"],
+            card["weight_decay"], card["grad_clip"], card["seed"], card["packed"], card["corpus"])

@@ -134,3 +134,17 @@ def test_the_module_docstring_claims_no_best_stride_and_quotes_notebook_12():
     outputs = "".join("".join(o.get("text", "")) for c in json.loads(notebook.read_text())["cells"]
                       for o in c.get("outputs", []))
     assert "0.23% below stride 1" in outputs and "stride 128 scores 0.23% below it" in doc
+
+
+@given(n=st.integers(2, 60), context=st.integers(1, 20), data=st.data())
+@settings(max_examples=60, deadline=None)
+def test_window_contexts_are_what_each_scoring_window_lets_the_target_see(n, context, data):
+    stride = data.draw(st.integers(1, context))
+    got = fl.window_contexts(n, context=context, stride=stride)
+    want = {}
+    for begin, end, n_scored in window_spans(n, context=context, stride=stride):
+        for target in range(end - n_scored + 1, end + 1):
+            want[target] = target - begin  # ids[begin:target] are read before it
+    assert got.tolist() == [want[j] for j in range(1, n)]
+    after_first = got[context:]  # every later target sees at least context - stride + 1 ids
+    assert bool((after_first >= context - stride + 1).all()) and bool((got <= context).all())
