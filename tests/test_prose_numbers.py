@@ -38,7 +38,10 @@ CITED = {
            "16.44": "GPT-2 large on WikiText-2, stride 512 (the same guide)",
            "16.45": "the same, as the guide's version with torch.exp(torch.stack(nlls).mean()) "
                     "printed it",
-           "1.5": "the largest GPT-2, 1.5B parameters (Radford et al. 2019)"},
+           "1.5": "the largest GPT-2, 1.5B parameters (Radford et al. 2019)",
+           "24.71": "SmolLM2 on a scene of Hamlet, non-overlapping 128-token windows (printed by "
+                    "notebook 17, section 6)",
+           "17.18": "the same scene, window 128, stride 32 (printed by notebook 17, section 6)"},
     "13": {"1.5": "SSIM's Gaussian window, Wang et al. 2004",
            "2,048": "Inception-v3's pool3 width (Szegedy et al. 2016)",
            "50,000": "the FID convention of 50,000 generated images (Heusel et al. 2017)"},
