@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from forge_lib.course.chars import char_documents, char_token_nll
+from forge_lib.course.chars import CharTokenizer, char_documents, char_token_nll
 from forge_lib.course.language import BOS_ID, SPLITS, count_bytes, course_split, english_like_language
 from forge_lib.course.model import (
     CHAR_CHECKPOINT_PATH,
@@ -215,7 +215,7 @@ checkpoint reproduces the figures above.
 """
 
 
-def write_topic_card(card: dict, path: Path) -> None:
+def write_topic_card(_model: torch.nn.Module, card: dict, path: Path) -> None:
     cfg = ModelConfig(vocab_size=len(topic_language().tokenizer))
     gaps = {s: 100 * (math.exp(card[f"val_nll_stride_{s}"] - card[f"exact_nll_stride_{s}"]) - 1)
             for s in (1, 128)}
@@ -255,8 +255,8 @@ targets: no model that reads what this protocol lets it read can do better on av
 {_rebuild("topic", "TOPIC_LM_RUN", "data/topic_lm.pt", "tests/course/test_context_models.py")}""")
 
 
-def write_char_card(card: dict, path: Path) -> None:
-    cfg = ModelConfig(vocab_size=29)
+def write_char_card(_model: torch.nn.Module, card: dict, path: Path) -> None:
+    cfg = ModelConfig(vocab_size=len(CharTokenizer.from_words(english_like_language().tokenizer)))
     path.write_text(f"""# Model card: char_lm.pt
 
 A tiny causal transformer that reads the course language one character at a time: the same
@@ -267,10 +267,10 @@ bits per byte can.
 | | |
 |---|---|
 | architecture | `fl.TinyCausalLM`: {cfg.n_layer} pre-norm layers, {cfg.n_head} heads, d_model \
-{cfg.d_model}, MLP {cfg.d_ff}, context {cfg.block_size}, tied embedding, 29 tokens (25 \
-characters, space included, and `<pad>`, `<bos>`, `<eos>` for the newline, `<unk>`) |
+{cfg.d_model}, MLP {cfg.d_ff}, context {cfg.block_size}, tied embedding, {cfg.vocab_size} tokens \
+({cfg.vocab_size - 4} characters, space included, and `<pad>`, `<bos>`, `<eos>` for the newline, `<unk>`) |
 | parameters | {card['parameters']:,} |
-| data | the course language's train split in characters (60,000 sentences, seed \
+| data | the course language's train split in characters ({SPLITS['train'][0]:,} sentences, seed \
 {SPLITS['train'][1]}), concatenated and cut into random windows of {card['packed']} characters; \
 validation: the {card['val_sentences']:,} validation sentences, {card['val_targets']:,} \
 predicted characters ({card['val_bytes']:,} bytes, newlines included) |
@@ -290,12 +290,9 @@ either tokenization |
 
 # --model: the run, the checkpoint, how it is evaluated and the card it gets.
 MODELS = {
-    "word": (TINY_LM_RUN, CHECKPOINT_PATH, word_facts,
-             lambda model, card, path: write_model_card(model, card, path), "MODEL_CARD.md"),
-    "topic": (TOPIC_LM_RUN, TOPIC_CHECKPOINT_PATH, topic_facts,
-              lambda model, card, path: write_topic_card(card, path), "TOPIC_LM_CARD.md"),
-    "char": (CHAR_LM_RUN, CHAR_CHECKPOINT_PATH, char_facts,
-             lambda model, card, path: write_char_card(card, path), "CHAR_LM_CARD.md"),
+    "word": (TINY_LM_RUN, CHECKPOINT_PATH, word_facts, write_model_card, "MODEL_CARD.md"),
+    "topic": (TOPIC_LM_RUN, TOPIC_CHECKPOINT_PATH, topic_facts, write_topic_card, "TOPIC_LM_CARD.md"),
+    "char": (CHAR_LM_RUN, CHAR_CHECKPOINT_PATH, char_facts, write_char_card, "CHAR_LM_CARD.md"),
 }
 
 

@@ -38,11 +38,12 @@ from forge_lib.metrics.text import shift_for_causal_lm
 __all__ = ["TrainConfig", "TrainState", "make_state", "train_step", "run_training", "train_tiny",
            "set_lr", "evaluate_loss", "token_stream"]
 
-# What a run can train on; every corpus has a "train" and a "val" split of id sequences.
+# What a run can train on (TrainConfig.corpus), with the size of each fixed split: a run may ask
+# for at most that many sequences. The course's training sentences are drawn, as many as asked.
 _CORPORA = {
-    "course": "the course language's sentences as word ids (fl.course_split)",
-    "course-chars": "the same sentences as character ids (fl.char_documents)",
-    "topics": "the topic language's documents as word ids (fl.topic_split)",
+    "course": {"val": SPLITS["val"][0]},
+    "course-chars": {"val": SPLITS["val"][0]},
+    "topics": {"train": TOPIC_SPLITS["train"][0], "val": TOPIC_SPLITS["val"][0]},
 }
 
 
@@ -128,9 +129,11 @@ class TrainConfig:
             validation.integer(self.data_seed, "data_seed")
         if not isinstance(self.corpus, str) or self.corpus not in _CORPORA:
             raise ValueError(f"corpus: expected one of {sorted(_CORPORA)}, got {self.corpus!r:.60}.")
-        if self.corpus == "topics" and self.n_train > TOPIC_SPLITS["train"][0]:
-            raise ValueError(f"n_train: the topic language's train split has "
-                             f"{TOPIC_SPLITS['train'][0]:,} documents, got n_train={self.n_train:,}.")
+        for split, size in _CORPORA[self.corpus].items():  # no silently shorter split
+            name = f"n_{split}"
+            if getattr(self, name) > size:
+                raise ValueError(f"{name}: corpus {self.corpus!r} has {size:,} documents in its "
+                                 f"{split} split, got {name}={getattr(self, name):,}.")
 
     @property
     def batch_seed(self) -> int:
@@ -173,11 +176,7 @@ def _documents(corpus: str, split: str, n: int) -> tuple[tuple[int, ...], ...]:
     >>> len(_documents("topics", "val", 3))
     3
     """
-    if corpus not in _CORPORA or split not in ("train", "val"):
-        raise ValueError(f"corpus, split: expected one of {sorted(_CORPORA)} and 'train' or 'val', "
-                         f"got {corpus!r:.40} and {split!r:.40}.")
-    n = validation.positive_int(n, "n")
-    if corpus == "topics":
+    if corpus == "topics":  # corpus and n were checked by TrainConfig
         return tuple(tuple(d) for d in topic_split(split)[:n])
     if corpus == "course-chars":
         words = [list(s) for s in _documents("course", split, n)]
@@ -193,8 +192,6 @@ def _vocab_size(corpus: str) -> int:
     >>> [_vocab_size(c) for c in ("course", "course-chars", "topics")]
     [258, 29, 259]
     """
-    if corpus not in _CORPORA:
-        raise ValueError(f"corpus: expected one of {sorted(_CORPORA)}, got {corpus!r:.60}.")
     if corpus == "topics":
         return len(topic_language().tokenizer)
     words = english_like_language().tokenizer

@@ -273,6 +273,8 @@ def test_each_corpus_trains_on_its_own_documents():
     ({"corpus": "wikitext"}, "corpus: expected one of"),
     ({"corpus": ["topics"]}, "corpus: expected one of"),
     ({"corpus": "topics", "n_train": 20_001}, "20,000 documents"),
+    ({"corpus": "topics", "n_val": 1_001}, "1,000 documents in its val split"),
+    ({"n_val": 4_001}, "4,000 documents in its val split"),  # the course's val split, not fewer
 ])
 def test_bad_corpus_settings_are_refused(overrides, match):
     with pytest.raises(ValueError, match=match):
